@@ -1,0 +1,31 @@
+#ifndef TG_LOG_H
+#define TG_LOG_H
+/* Logging. Diagnostic lines go to stderr as JSON lines ({"ts","level","msg"}); the access log is a
+ * separate JSON-lines sink (log_access_*). Both are safe to call from any thread: a line is formatted
+ * in the caller and written with one write(2), so lines never interleave. Never pass secrets. */
+#include <stdarg.h>
+
+#include "base/buf.h"
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level lvl);
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* Opens the access log: "stderr", "stdout", "off", or a file path (appended). Returns 0 or ERR_IO. */
+int log_access_open(const char *target);
+void log_access_close(void);
+/* Reopens a file access log in place (for log rotation on SIGHUP): the new file takes over the same
+ * descriptor with dup2, so writers on other threads never see a closed descriptor. */
+void log_access_reopen(void);
+/* Returns 1 when an access log is open. */
+int log_access_enabled(void);
+/* Writes one complete line (line must end without '\n'; it is added). */
+void log_access_write(const char *line, size_t len);
+
+#endif

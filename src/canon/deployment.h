@@ -1,0 +1,23 @@
+#ifndef TG_DEPLOYMENT_H
+#define TG_DEPLOYMENT_H
+/* One deployment: a model served by one provider at one address, as the config describes it. It lives
+ * in canon because both the gateway (which picks it) and the providers (which build requests for it)
+ * read it; the config module (gateway/config.c) fills it. */
+
+struct deployment {
+    char *id;            /* unique: the `id` field, or "<group>/<index>" */
+    char *provider;      /* "openai" (later: anthropic, azure, bedrock, gemini) */
+    char *model;         /* the model name sent upstream */
+    char *api_base;      /* e.g. "https://api.openai.com/v1" (no trailing slash) */
+    char *api_key;       /* the resolved secret, or NULL; never log it */
+    char **headers;      /* extra upstream headers "Name: value", NULL-terminated, or NULL */
+    double weight;       /* > 0; default 1 */
+    unsigned rpm, tpm;   /* 0 = unlimited (enforced by the metering issue) */
+    unsigned timeout_ms; /* total upstream timeout; 0 = limits.total_timeout_ms */
+    unsigned stream_idle_timeout_ms; /* 0 = limits.stream_idle_timeout_ms */
+    unsigned connect_timeout_ms;     /* 0 = limits.connect_timeout_ms */
+    int tls_insecure;    /* 1 = skip TLS verification (explicit opt-in) */
+    char *model_info;    /* model_info as JSON text, or NULL */
+};
+
+#endif

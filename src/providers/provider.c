@@ -1,0 +1,111 @@
+/* The provider registry and the helpers every provider shares. */
+#include "providers/provider.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+
+extern const struct provider provider_openai;
+
+/* Every provider this build knows, looked up by name. */
+static const struct provider *const providers[] = {
+    &provider_openai,
+};
+
+const struct provider *provider_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < sizeof providers / sizeof providers[0]; i++)
+        if (strcmp(providers[i]->name, name) == 0)
+            return providers[i];
+    return NULL;
+}
+
+const char *provider_names(void)
+{
+    return "openai";
+}
+
+void prov_http_init(struct prov_http *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+void prov_http_free(struct prov_http *h)
+{
+    buf_free(&h->url);
+    buf_free(&h->body);
+    for (size_t i = 0; i < h->n_headers; i++)
+        free(h->headers[i]);
+    h->n_headers = 0;
+    h->headers[0] = NULL;
+}
+
+void prov_http_header(struct prov_http *h, const char *fmt, ...)
+{
+    if (h->n_headers >= PROV_MAX_HEADERS)
+        return;
+    struct buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    h->headers[h->n_headers++] = buf_detach(&b);
+    h->headers[h->n_headers] = NULL;
+}
+
+static int64_t usage_field(json_object *o, const char *key)
+{
+    json_object *v;
+    if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+        return -1;
+    return json_object_get_int64(v);
+}
+
+void prov_usage_from_openai(json_object *usage, struct canon_usage *u)
+{
+    json_object *d;
+    if (!usage || !json_object_is_type(usage, json_type_object))
+        return;
+    u->input = usage_field(usage, "prompt_tokens");
+    u->output = usage_field(usage, "completion_tokens");
+    if (json_object_object_get_ex(usage, "prompt_tokens_details", &d))
+        u->cached_read = usage_field(d, "cached_tokens");
+    if (json_object_object_get_ex(usage, "completion_tokens_details", &d))
+        u->reasoning = usage_field(d, "reasoning_tokens");
+}
+
+void prov_error_json(struct buf *out, const char *message, const char *type, const char *code,
+                     const char *param)
+{
+    buf_puts(out, "{\"error\":{\"message\":\"");
+    buf_json_escape(out, message, strlen(message));
+    buf_puts(out, "\",\"type\":");
+    if (type) {
+        buf_putc(out, '"');
+        buf_json_escape(out, type, strlen(type));
+        buf_putc(out, '"');
+    } else {
+        buf_puts(out, "null");
+    }
+    buf_puts(out, ",\"param\":");
+    if (param) {
+        buf_putc(out, '"');
+        buf_json_escape(out, param, strlen(param));
+        buf_putc(out, '"');
+    } else {
+        buf_puts(out, "null");
+    }
+    buf_puts(out, ",\"code\":");
+    if (code) {
+        buf_putc(out, '"');
+        buf_json_escape(out, code, strlen(code));
+        buf_putc(out, '"');
+    } else {
+        buf_puts(out, "null");
+    }
+    buf_puts(out, "}}");
+}

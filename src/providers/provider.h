@@ -1,0 +1,97 @@
+#ifndef TG_PROVIDER_H
+#define TG_PROVIDER_H
+/* The provider interface: a provider is a pure translator between the OpenAI-format request and
+ * response the gateway speaks and one upstream's wire format. It never touches sockets, retries,
+ * timeouts, metering or caching: the gateway core does those once for every provider.
+ *
+ * The four operations:
+ *   build_request       client request (OpenAI JSON) -> upstream URL, headers, body
+ *   parse_response      upstream 2xx body -> OpenAI JSON response (+ usage)
+ *   parse_stream_event  one upstream SSE event -> zero or more OpenAI chunks (+ usage, end of stream)
+ *   map_error           upstream error status + body -> the status and OpenAI error object we answer
+ *
+ * Providers are registered in a static table (providers.c) and looked up by the `provider` name of a
+ * deployment. */
+#include <json-c/json.h>
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "canon/canon.h"
+#include "canon/deployment.h"
+#include "net/sse.h"
+
+/* One call as the provider sees it. */
+struct prov_call {
+    enum canon_op op;
+    const struct deployment *dep;
+    json_object *body;       /* the client request, OpenAI format; the provider may modify it */
+    int stream;              /* the client asked for a stream */
+    const char *request_id;  /* forwarded upstream as x-request-id */
+};
+
+/* The upstream HTTP request a provider builds. */
+#define PROV_MAX_HEADERS 24
+struct prov_http {
+    struct buf url;
+    char *headers[PROV_MAX_HEADERS + 1]; /* "Name: value", NULL-terminated; owned (free with prov_http_free) */
+    size_t n_headers;
+    struct buf body;
+};
+
+void prov_http_init(struct prov_http *h);
+void prov_http_free(struct prov_http *h);
+/* Adds a header formatted like printf; silently ignored past PROV_MAX_HEADERS (none of ours reach it). */
+void prov_http_header(struct prov_http *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Per-stream state handed to parse_stream_event. */
+struct prov_stream {
+    const struct prov_call *call;
+    void *state;             /* the provider's own, freed by stream_free */
+    struct canon_usage usage;
+    int done;                /* the provider saw the end of the stream */
+    /* Receives one OpenAI chunk (ownership moves to the callee). */
+    void (*emit)(struct prov_stream *st, json_object *chunk);
+    void *emit_ud;
+};
+
+/* An error answer for the client. */
+struct prov_error {
+    int status;
+    struct buf body;         /* an OpenAI error object */
+};
+
+struct provider {
+    const char *name;
+    /* Builds the upstream request. Returns 0, or ERR_INVAL with a client-facing message in err
+     * (answered as 400). */
+    int (*build_request)(const struct prov_call *call, struct prov_http *out, struct buf *err);
+    /* Parses a 2xx body. Sets *resp to the OpenAI-format response (owned by the caller) and
+     * *passthrough to 1 when the upstream bytes may be sent to the client unchanged. Fills usage.
+     * Returns 0, or ERR_PARSE with a message in err (answered as 502). */
+    int (*parse_response)(const struct prov_call *call, const char *body, size_t len,
+                          json_object **resp, int *passthrough, struct canon_usage *usage,
+                          struct buf *err);
+    /* Sets up and frees per-stream state (both may be NULL). */
+    void (*stream_init)(struct prov_stream *st);
+    void (*stream_free)(struct prov_stream *st);
+    /* Handles one upstream SSE event: calls st->emit for each resulting OpenAI chunk, updates
+     * st->usage, sets st->done at the end. Returns 0, or ERR_PARSE with a message in err. */
+    int (*parse_stream_event)(struct prov_stream *st, const struct sse_event *ev, struct buf *err);
+    /* Maps an upstream error answer to the client's. */
+    void (*map_error)(const struct prov_call *call, int status, const char *body, size_t len,
+                      struct prov_error *out);
+};
+
+/* Returns the provider called name, or NULL when this build has none by that name. */
+const struct provider *provider_find(const char *name);
+/* Returns a comma-separated list of the supported provider names (static). */
+const char *provider_names(void);
+
+/* Helpers shared by providers. */
+/* Reads an OpenAI usage object into u (missing fields stay -1). */
+void prov_usage_from_openai(json_object *usage, struct canon_usage *u);
+/* Builds an OpenAI error object body. type/code may be NULL. */
+void prov_error_json(struct buf *out, const char *message, const char *type, const char *code,
+                     const char *param);
+
+#endif
