@@ -20,6 +20,10 @@
 struct upstream;
 struct upstream_xfer;
 
+/* Response header block caps; past either the transfer ends with UPSTREAM_ERR_TOO_LARGE. */
+#define UPSTREAM_MAX_HEADER_BYTES 65536
+#define UPSTREAM_MAX_HEADERS 256
+
 /* How a transfer ended. */
 enum upstream_result {
     UPSTREAM_OK = 0,
@@ -38,24 +42,34 @@ enum upstream_result {
 /* Returned by on_data or on_headers to abort the transfer; on_done then runs with UPSTREAM_ERR_TOO_LARGE. */
 #define UPSTREAM_ABORT 2
 
+/* Callbacks run on the loop's thread. on_headers and on_data run inside curl: from them, cancel,
+ * resume, start and free are allowed and take effect when curl returns (a transfer started there
+ * begins then). on_done runs outside curl. on_headers and on_data may be NULL. */
 struct upstream_callbacks {
-    /* The status line and all headers arrived. headers are "name: value" pairs as received. Return 0
-     * or UPSTREAM_ABORT. */
+    /* The status line and all headers of the final response arrived (1xx interim responses are
+     * skipped; trailers are not reported). headers are "name: value" pairs as received, names and
+     * values trimmed, folded lines joined; the strs are valid only during the call. Return 0 or
+     * UPSTREAM_ABORT. */
     int (*on_headers)(void *ud, int status, const struct str *names, const struct str *values,
                       size_t n);
     /* Body bytes (not de-chunked by us: curl already did). Return 0, UPSTREAM_PAUSE or UPSTREAM_ABORT. */
     int (*on_data)(void *ud, const char *data, size_t len);
-    /* The transfer ended; message is a short human text for errors (never contains secrets). */
+    /* The transfer ended; message is a short human text for errors (never contains secrets; "ok" on
+     * success; valid during the call). An HTTP error status is UPSTREAM_OK here: the status went to
+     * on_headers. */
     void (*on_done)(void *ud, enum upstream_result result, const char *message);
 };
 
 struct upstream_request {
     const char *method;              /* "POST", "GET" */
     const char *url;
-    const char *const *headers;      /* "Name: value" strings, NULL-terminated; copied */
-    const char *body;                /* borrowed until on_done or cancel */
+    const char *const *headers;      /* "Name: value" strings, NULL-terminated; copied. "Expect:" is
+                                      * always added; with a body and no Content-Type, none is sent
+                                      * (curl would invent a form type) */
+    const char *body;                /* borrowed until on_done or cancel (a cancel made inside a
+                                      * callback: until control returns to the loop) */
     size_t body_len;
-    uint32_t connect_timeout_ms;     /* 0 = no limit */
+    uint32_t connect_timeout_ms;     /* 0 = no limit of ours (curl still stops at 300 s) */
     uint32_t first_byte_timeout_ms;
     uint32_t total_timeout_ms;
     uint32_t idle_timeout_ms;
@@ -68,7 +82,8 @@ struct upstream *upstream_new(uv_loop_t *loop);
  * keep running until then. */
 void upstream_free(struct upstream *u);
 /* Starts a transfer; returns 0 and sets *out (owned by the client until on_done returns or until
- * upstream_cancel), or ERR_INVAL for a bad request. */
+ * upstream_cancel), or ERR_INVAL for a bad request (no URL or method, a scheme other than http or
+ * https, CR or LF in a header). */
 int upstream_start(struct upstream *u, const struct upstream_request *req,
                    const struct upstream_callbacks *cb, void *ud, struct upstream_xfer **out);
 /* Stops a transfer at once and closes its connection if mid-response; no callback runs afterwards. */
