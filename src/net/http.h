@@ -65,8 +65,16 @@ struct http_server_opts {
     void *ud;
 };
 
-/* Binds and listens on loop; returns 0 and sets *out, or a negative uv error code (uv_strerror). */
+/* Binds and listens on loop; returns 0 and sets *out, or a negative uv error code (uv_strerror).
+ * port 0 binds an ephemeral port (see http_server_port). The first call in the process also ignores
+ * SIGPIPE and lifts http_parser's global header-size cap (limits.max_header_bytes is enforced here). */
 int http_server_start(uv_loop_t *loop, const struct http_server_opts *opts, struct http_server **out);
+/* Returns the port the listener is bound to (useful after binding port 0). */
+int http_server_port(const struct http_server *s);
+/* Serves an already connected stream socket (TCP, or AF_UNIX such as one end of a socketpair) as a
+ * new connection of s. The server owns fd from now on, also on failure (it is closed then). Returns 0,
+ * UV_EBUSY when the server is stopping or at limits->max_connections, or another negative uv error. */
+int http_server_adopt(struct http_server *s, uv_os_sock_t fd);
 /* Stops accepting new connections (graceful shutdown); open connections go on, and idle keep-alive
  * connections are closed, as are connections once their current answer ends. */
 void http_server_stop_accepting(struct http_server *s);
@@ -86,17 +94,21 @@ void http_request_on_abort(struct http_request *req, http_event_fn cb, void *ud)
 int http_request_aborted(const struct http_request *req);
 
 /* Starts the answer. content_length >= 0 sends Content-Length; -1 streams the body with chunked
- * transfer encoding (or until close for HTTP/1.0). headers are extra "Name: value" pairs; the server adds
- * Date-free minimal headers itself: Content-Length or Transfer-Encoding, and Connection when closing. */
+ * transfer encoding (or until close for HTTP/1.0). headers are extra "Name: value" pairs (copied);
+ * Content-Length, Transfer-Encoding and Connection among them are ignored, as the server adds
+ * Date-free minimal headers itself: Content-Length or Transfer-Encoding, and Connection when closing.
+ * HEAD, 1xx, 204 and 304 answers carry no body (writes are dropped). */
 void http_response_start(struct http_request *req, int status, const struct http_header *headers,
                          size_t n_headers, long long content_length);
 /* Queues body bytes (copied). Returns the number of bytes queued on the connection and not yet
  * written to the socket, which is the back-pressure signal: above limits->stream_buffer_bytes the caller
- * should pause its producer and wait for the drain callback. */
+ * should pause its producer and wait for the drain callback. Returns 0 once the client is gone. Bytes
+ * beyond the announced Content-Length are dropped; without http_response_start, starts a 200 stream. */
 size_t http_response_write(struct http_request *req, const void *data, size_t len);
 /* Sets the callback run once the queued bytes fall below half of stream_buffer_bytes again. */
 void http_request_on_drain(struct http_request *req, http_event_fn cb, void *ud);
-/* Ends the answer and releases req (see ownership above). req must not be used afterwards. */
+/* Ends the answer and releases req (see ownership above). req must not be used afterwards. An answer
+ * never started becomes a 500; one shorter than its Content-Length closes the connection. */
 void http_response_end(struct http_request *req);
 /* A whole answer in one call: start + write + end. */
 void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
