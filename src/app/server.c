@@ -302,9 +302,6 @@ int app_serve(const struct app_opts *opts)
         log_error("cannot open the access log %s", app.cfg->access_log);
         goto out;
     }
-    if (!app.cfg->master_key || !app.cfg->master_key[0])
-        log_warn("no master key configured: /v1 routes are open to anyone who can reach %s",
-                 app.cfg->host);
     app.host = xstrdup(opts->host ? opts->host : app.cfg->host);
     app.port = opts->port ? opts->port : app.cfg->port;
     app.n_workers = opts->workers ? opts->workers : app.cfg->workers;

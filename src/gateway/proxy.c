@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -407,6 +408,37 @@ static void on_done(void *ud, enum upstream_result res, const char *message)
 
 static const struct upstream_callbacks callbacks = {on_headers, on_data, on_done};
 
+/* Returns 1 when the client header name matches one of the config's forward_headers patterns. */
+static int forward_match(char *const *patterns, struct str name)
+{
+    for (char *const *p = patterns; p && *p; p++) {
+        size_t n = strlen(*p);
+        if ((*p)[n - 1] == '*') {
+            if (name.len >= n - 1 && strncasecmp(name.p, *p, n - 1) == 0)
+                return 1;
+        } else if (str_eq_ci(name, *p)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Passes on the client headers the config allows (server.forward_headers), after the provider's
+ * own, so a forwarded header can add to but never replace the gateway's credentials. */
+static void forward_client_headers(struct call *c)
+{
+    const struct http_request *req = c->r->http;
+    char *const *patterns = c->r->cfg->forward_headers;
+    if (!patterns)
+        return;
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (forward_match(patterns, h->name))
+            prov_http_header(&c->ph, "%.*s: %.*s", (int)h->name.len, h->name.p, (int)h->value.len,
+                             h->value.p);
+    }
+}
+
 static uint32_t ms_or(unsigned v, size_t dflt)
 {
     return v ? v : (uint32_t)dflt;
@@ -443,6 +475,7 @@ void gw_proxy(struct gw_req *r, enum canon_op op, json_object *body, const struc
         return;
     }
     buf_free(&err);
+    forward_client_headers(c);
 
     const struct limits *lim = &r->cfg->limits;
     struct upstream_request ur = {

@@ -30,7 +30,7 @@ struct prov_call {
 };
 
 /* The upstream HTTP request a provider builds. */
-#define PROV_MAX_HEADERS 24
+#define PROV_MAX_HEADERS 64
 struct prov_http {
     struct buf url;
     char *headers[PROV_MAX_HEADERS + 1]; /* "Name: value", NULL-terminated; owned (free with prov_http_free) */
