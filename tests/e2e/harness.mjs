@@ -49,9 +49,10 @@ function startProcess(cmd, args, ready, opts = {}) {
   });
 }
 
-// Collects a process's output from now on (for assertions on logs).
+// Collects a process's output from now on (for assertions on logs), after what it printed while
+// starting.
 function capture(p) {
-  const chunks = [];
+  const chunks = [p.output()];
   p.stdout.on('data', (d) => chunks.push(d.toString()));
   p.stderr.on('data', (d) => chunks.push(d.toString()));
   return () => chunks.join('');
@@ -90,6 +91,13 @@ export async function stop(...procs) {
     await done;
     clearTimeout(t);
     if (x.dir) rmSync(x.dir, { recursive: true, force: true });
+  }
+  // A sanitizer build reports memory errors and leaks on the process's stderr, often only at exit:
+  // a report fails the test file even when every answer looked right.
+  for (const x of procs) {
+    const out = x && x.logs ? x.logs() : '';
+    const i = out.search(/ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
+    if (i >= 0) throw new Error(`sanitizer report from ${x.proc.spawnfile}:\n${out.slice(i, i + 4000)}`);
   }
 }
 
