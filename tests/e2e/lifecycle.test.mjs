@@ -74,7 +74,7 @@ test('tollgate check reports errors with line and column, and accepts a LiteLLM 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /bad\.yaml:2:9: .*port/);
   assert.match(r.stderr, /bad\.yaml:6:\d+: .*wieght/);
-  const ok = await run(`${BUILD}/tollgate`, ['check', '-c', path.resolve('examples/litellm_config.yaml')], {
+  const ok = await run(`${BUILD}/tollgate`, ['check', '-c', path.resolve(BUILD, '..', 'examples', 'litellm_config.yaml')], {
     cwd: path.resolve(BUILD, '..'), env: { ...process.env, OPENAI_API_KEY: 'sk-test' },
   });
   assert.match(ok.stdout, /ok \(\d+ models/);
