@@ -76,6 +76,7 @@ static void worker_shutdown(struct worker *w)
     }
     upstream_free(w->gw.up);
     w->gw.up = NULL;
+    gw_worker_close(&w->gw);
 }
 
 static void drain_check(uv_timer_t *t)
@@ -135,6 +136,7 @@ static void worker_main(void *arg)
     w->gw.loop = &w->loop;
     w->gw.up = upstream_new(&w->loop);
     w->gw.ready = &app->ready;
+    gw_worker_init(&w->gw);
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->drain);

@@ -156,6 +156,7 @@ struct ynode {
     enum yn_kind kind;
     int line, col;                  /* 1-based */
     int plain;                      /* scalar written plain, without tag: null/bool/number apply */
+    int bad;                        /* a null standing in for a reported error: reads fail quietly */
     char *text;                     /* scalar text (NUL-terminated, may contain NULs) */
     size_t len;
     struct ynode **kid;             /* SEQ: items; MAP: key0, value0, key1, value1, ... */
@@ -256,6 +257,14 @@ static const char *qnode(struct qstr *q, const struct ynode *n)
     return q->b.data;
 }
 
+/* A quoted copy of string s for one message. */
+static const char *qtext(struct qstr *q, const char *s)
+{
+    buf_reset(&q->b);
+    quote_into(&q->b, s, strlen(s));
+    return q->b.data;
+}
+
 /* ------------------------------------------------------------------------------------------------
  * The YAML tree, built from libfyaml events.
  */
@@ -271,6 +280,8 @@ struct yanchor {
 
 struct ytree {
     struct loader *ld;
+    const char *src;                /* the YAML text, for the source of a scalar */
+    size_t src_len;
     struct ynode *all;              /* every node, for freeing */
     struct ynode *root;
     struct yframe *stack;
@@ -463,6 +474,109 @@ static void ytree_finish_map(struct ytree *t, struct ynode *map)
     buf_free(&q.b);
 }
 
+/* libfyaml 0.7.12 (the Debian 12 package) decodes some scalar shapes wrongly: consecutive ''
+ * escapes come out with extra quotes (and leak its atom iterator: upstream issue #233), and a few
+ * multi-line shapes lose or gain characters or end in NUL bytes. Nothing reports it, so a key or a
+ * URL would silently differ from the file. Differential testing against PyYAML found every
+ * mismatch inside the shapes below; such a scalar is refused (its text is never asked for) with a
+ * message that says how to write it instead. Newer libfyaml may not need this. */
+
+/* Returns 1 when s (n bytes) holds a run of at least k quote characters. */
+static int quote_run(const char *s, size_t n, size_t k)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        run = s[i] == '\'' ? run + 1 : 0;
+        if (run >= k)
+            return 1;
+    }
+    return 0;
+}
+
+/* Returns 1 when the header line before a block scalar starting at pos has an indentation
+ * indicator digit (|2, >-1). */
+static int block_indicator(const char *src, size_t pos)
+{
+    if (pos == 0 || src[pos - 1] != '\n')
+        return 0;
+    size_t e = pos - 1, b = e;
+    while (b > 0 && src[b - 1] != '\n')
+        b--;
+    for (size_t i = b; i < e; i++) {
+        if (src[i] != '|' && src[i] != '>')
+            continue;
+        size_t j = i + 1;
+        int digit = 0;
+        for (; j < e && (src[j] == '-' || src[j] == '+' || (src[j] >= '1' && src[j] <= '9')); j++)
+            digit |= src[j] != '-' && src[j] != '+';
+        if (digit && (j == e || src[j] == ' ' || src[j] == '\t' || src[j] == '\r' || src[j] == '#'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Returns 1 when folded-scalar source s (n bytes, whole lines) has a more-indented line (deeper
+ * than the least indented one, or a tab after that indentation) after a blank line. */
+static int fold_misread(const char *s, size_t n)
+{
+    size_t least = SIZE_MAX;
+    for (int pass = 0; pass < 2; pass++) {
+        int blank_seen = 0;
+        for (size_t i = 0; i < n;) {
+            size_t ind = 0, j = i;
+            int blank = 1;
+            while (j < n && s[j] == ' ')
+                j++, ind++;
+            size_t k = j;
+            for (; k < n && s[k] != '\n'; k++)
+                if (s[k] != ' ' && s[k] != '\t' && s[k] != '\r')
+                    blank = 0;
+            if (pass == 0 && !blank && ind < least)
+                least = ind;
+            if (pass == 1 && blank)
+                blank_seen = 1;
+            else if (pass == 1 && blank_seen && (ind > least || s[j] == '\t'))
+                return 1;
+            i = k + 1;
+        }
+    }
+    return 0;
+}
+
+/* Returns why libfyaml would misread scalar token tok, or NULL when its text can be trusted. */
+static const char *scalar_misread(const struct ytree *t, struct fy_token *tok)
+{
+    const struct fy_mark *a = fy_token_start_mark(tok), *b = fy_token_end_mark(tok);
+    if (!a || !b || a->input_pos > b->input_pos || b->input_pos > t->src_len)
+        return NULL;
+    const char *s = t->src + a->input_pos;
+    size_t n = b->input_pos - a->input_pos;
+    int lines = memchr(s, '\n', n) != NULL;
+    switch (fy_token_scalar_style(tok)) {
+    case FYSS_SINGLE_QUOTED:
+        if (quote_run(s, n, 4) || (lines && quote_run(s, n, 2)))
+            return "libfyaml 0.7 misreads '' next to another '' or in a value that spans lines; "
+                   "write this value in double quotes on one line";
+        return NULL;
+    case FYSS_DOUBLE_QUOTED:
+        if (lines && memchr(s, '\\', n))
+            return "libfyaml 0.7 misreads \\ escapes in a double-quoted value that spans lines; "
+                   "write it on one line";
+        return NULL;
+    case FYSS_LITERAL:
+    case FYSS_FOLDED:
+        if (block_indicator(t->src, a->input_pos))
+            return "libfyaml 0.7 misreads a block scalar with an indentation indicator (|2, >1); "
+                   "remove the digit";
+        if (fy_token_scalar_style(tok) == FYSS_FOLDED && fold_misread(s, n))
+            return "libfyaml 0.7 misreads a folded (>) value with a more-indented line after a "
+                   "blank line; use a literal block (|) instead";
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
 /* Handles one event; returns -1 when building must stop. */
 static int ytree_event(struct ytree *t, struct fy_event *ev)
 {
@@ -507,15 +621,16 @@ static int ytree_event(struct ytree *t, struct fy_event *ev)
     }
     case FYET_SCALAR: {
         size_t len = 0;
-        const char *s = fy_token_get_text(ev->scalar.value, &len);
+        const char *misread = scalar_misread(t, ev->scalar.value);
+        const char *s = misread ? NULL : fy_token_get_text(ev->scalar.value, &len);
         n = yn_new(t, YN_SCALAR, m);
         n->text = xstrndup(s ? s : "", s ? len : 0);
         n->len = s ? len : 0;
         n->plain = fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN && !ev->scalar.tag;
         if (!s) {
-            /* libfyaml 0.7.12 fails (and leaks) on a long run of '' in a single-quoted scalar */
-            ytree_err(t, m, "libfyaml could not decode this value; write it in double quotes");
-            n->plain = 1;
+            ytree_err(t, m, "%s", misread ? misread : "libfyaml could not decode this value; "
+                                                     "write it in double quotes on one line");
+            n->plain = n->bad = 1; /* a null in its place, so checking can go on */
         }
         ytree_attach(t, n);
         ytree_anchor(t, token_dup(ev->scalar.anchor), n);
@@ -530,7 +645,7 @@ static int ytree_event(struct ytree *t, struct fy_event *ev)
             ytree_err(t, m, "alias *%s names no anchor defined before it", name ? name : "");
             n = yn_new(t, YN_SCALAR, m);   /* a null in its place, so checking can go on */
             n->text = xstrdup("");
-            n->plain = 1;
+            n->plain = n->bad = 1;
             ytree_attach(t, n);
         }
         free(name);
@@ -613,6 +728,8 @@ static int ytree_build(struct ytree *t, const char *text, size_t len)
 
     if (!len)
         return 0;
+    t->src = text;
+    t->src_len = len;
     rc = check_text(t->ld, text, len);
     if (rc != 0)
         return rc;
@@ -702,6 +819,8 @@ static int read_text(struct loader *ld, const struct ynode *v, int soft, char **
     int rc = -1;
 
     *out = NULL;
+    if (v->bad)
+        return -1;
     if (v->kind != YN_SCALAR) {
         lerr(ld, v, "expected a value, got %s", yn_what(v));
         return -1;
@@ -796,6 +915,8 @@ static int read_string(struct loader *ld, const struct ynode *v, char **out)
     char *s = NULL;
     free(*out);
     *out = NULL;
+    if (v->bad)
+        return -1;
     if (yn_is_null(v))
         return 0;
     if (read_text(ld, v, 0, &s, NULL) != 0)
@@ -1268,6 +1389,26 @@ static void read_headers(struct loader *ld, const struct ynode *v, struct deploy
     buf_free(&q.b);
 }
 
+/* Returns 1 when s holds a control character. */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            return 1;
+    return 0;
+}
+
+/* Checks the id just read from v into db: not empty, and no control character (it is sent in the
+ * x-tollgate-deployment response header). */
+static void read_id_check(struct loader *ld, struct dbuild *db, const struct ynode *v)
+{
+    if (!db->d.id)
+        lerr(ld, v, "an id must not be empty");
+    else if (has_control(db->d.id))
+        lerr(ld, v, "an id must not contain control characters");
+    db->id_at = v;
+}
+
 /* Reads one field of a deployment. */
 static void read_field(struct loader *ld, struct dbuild *db, const struct dfield *f,
                        const struct ynode *v)
@@ -1278,11 +1419,8 @@ static void read_field(struct loader *ld, struct dbuild *db, const struct dfield
 
     switch (f->kind) {
     case F_ID:
-        if (read_string(ld, v, &d->id) == 0) {
-            if (!d->id)
-                lerr(ld, v, "an id must not be empty");
-            db->id_at = v;
-        }
+        if (read_string(ld, v, &d->id) == 0)
+            read_id_check(ld, db, v);
         break;
     case F_PROVIDER:
         if (read_string(ld, v, &d->provider) == 0)
@@ -1389,6 +1527,8 @@ static void resolve_deployment(struct loader *ld, struct dbuild *db)
     const struct prov_alias *alias = NULL;
 
     if (!d->model) {
+        if (db->model_at && db->model_at->bad)
+            return;
         if (!db->model_at)
             lerr(ld, db->at, "missing \"model\" (the model name sent upstream, e.g. "
                  "openai/gpt-4o)");
@@ -1482,14 +1622,20 @@ static struct dbuild *group_add(struct gbuild *g, const struct ynode *at, const 
     return db;
 }
 
-/* Reads a group name value; returns it (owned) or NULL after an error. */
+/* Reads a group name value; returns it (owned) or NULL after an error. A control character is
+ * refused: the name, or the id made from it, goes into messages, logs and response headers. */
 static char *read_group_name(struct loader *ld, const struct ynode *v)
 {
     char *name = NULL;
     if (read_string(ld, v, &name) != 0)
         return NULL;
-    if (!name)
+    if (!name) {
         lerr(ld, v, "must not be empty");
+    } else if (has_control(name)) {
+        lerr(ld, v, "must not contain control characters");
+        free(name);
+        name = NULL;
+    }
     return name;
 }
 
@@ -1505,6 +1651,7 @@ static const char *const unforwardable[] = {
 static void read_forward_headers(struct loader *ld, const struct ynode *v)
 {
     struct config *c = ld->cfg;
+    struct qstr q = {BUF_INIT};
     if (!want_seq(ld, v))
         return;
     c->forward_headers = xcalloc(v->n + 1, sizeof *c->forward_headers);
@@ -1520,18 +1667,24 @@ static void read_forward_headers(struct loader *ld, const struct ynode *v)
                     *p = (char)(*p + 32);
             if (prefix)
                 name[len - 1] = '\0';
-            int bad = 0;
+            const char *bad = NULL;
             for (const char *const *u = unforwardable; *u && !bad; u++)
-                bad = prefix ? strncmp(*u, name, strlen(name)) == 0 : strcmp(*u, name) == 0;
+                if (prefix ? strncmp(*u, name, strlen(name)) == 0 : strcmp(*u, name) == 0)
+                    bad = *u;
             if (!name[0]) {
                 lerr(ld, v->kid[i], "forwarding every header would pass the client's credentials "
                                     "upstream; list names or prefixes such as x-tenant-*");
             } else if (!header_name_ok(name)) {
-                lerr(ld, v->kid[i], "\"%s\" is not a valid HTTP header name", name);
+                if (prefix)
+                    name[len - 1] = '*';
+                lerr(ld, v->kid[i], "%s is not a valid HTTP header name", qtext(&q, name));
+            } else if (bad && prefix) {
+                lerr(ld, v->kid[i], "\"%s*\" cannot be forwarded: it covers %s, which carries "
+                                    "the client's credentials or is set by the gateway itself",
+                     name, bad);
             } else if (bad) {
-                lerr(ld, v->kid[i], "\"%s%s\" cannot be forwarded: it carries the client's "
-                                    "credentials or the gateway sets it itself",
-                     name, prefix ? "*" : "");
+                lerr(ld, v->kid[i], "\"%s\" cannot be forwarded: it carries the client's "
+                                    "credentials or is set by the gateway itself", name);
             } else {
                 if (prefix)
                     name[len - 1] = '*';
@@ -1542,6 +1695,7 @@ static void read_forward_headers(struct loader *ld, const struct ynode *v)
         free(name);
         path_pop(ld, old);
     }
+    buf_free(&q.b);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -1552,6 +1706,7 @@ static void sec_server(struct loader *ld, const struct ynode *v)
     static const char *const keys[] = {"host", "port", "workers", "master_key", "access_log",
                                        "log_level", "forward_headers"};
     struct config *c = ld->cfg;
+    struct qstr q = {BUF_INIT};
     unsigned long long u = 0;
     char *s = NULL;
 
@@ -1606,7 +1761,7 @@ static void sec_server(struct loader *ld, const struct ynode *v)
                     s[4] = '\0';
                 if (strcmp(s, "debug") && strcmp(s, "info") && strcmp(s, "warn") &&
                     strcmp(s, "error"))
-                    lerr(ld, val, "expected debug, info, warn or error, got \"%s\"", s);
+                    lerr(ld, val, "expected debug, info, warn or error, got %s", qtext(&q, s));
                 else
                     free(c->log_level), c->log_level = s, s = NULL;
             }
@@ -1619,6 +1774,7 @@ static void sec_server(struct loader *ld, const struct ynode *v)
         s = NULL;
         path_pop(ld, old);
     }
+    buf_free(&q.b);
 }
 
 static void sec_limits(struct loader *ld, const struct ynode *v)
@@ -1814,11 +1970,8 @@ static void sec_model_list(struct loader *ld, const struct ynode *v)
                         continue;
                     size_t o3 = path_key(ld, "id");
                     const struct ynode *idv = at[2]->kid[j + 1];
-                    if (read_string(ld, idv, &db->d.id) == 0) {
-                        if (!db->d.id)
-                            lerr(ld, idv, "an id must not be empty");
-                        db->id_at = idv;
-                    }
+                    if (read_string(ld, idv, &db->d.id) == 0)
+                        read_id_check(ld, db, idv);
                     path_pop(ld, o3);
                 }
             }

@@ -19,6 +19,13 @@
 #include "net/http.h"
 #include "net/upstream.h"
 
+/* Work deferred to the end of the current loop turn (see gw_flush_later). */
+struct gw_flush {
+    struct gw_flush *next, *prev;
+    int linked;
+    void (*fn)(struct gw_flush *f);
+};
+
 struct gw_worker {
     int id;
     uv_loop_t *loop;
@@ -26,7 +33,21 @@ struct gw_worker {
     struct config *cfg;  /* this worker's reference on the current config */
     const int *ready;    /* process-wide readiness (read with __atomic_load_n) */
     uint64_t rng;        /* xorshift64* state */
+    uv_check_t flush_check; /* runs the deferred flushes right after each round of I/O */
+    struct gw_flush *flush_head;
 };
+
+/* Sets up the worker's loop-side state (the flush check handle) on w->loop. */
+void gw_worker_init(struct gw_worker *w);
+/* Closes it; the loop must run once more for the handle to close. */
+void gw_worker_close(struct gw_worker *w);
+/* Runs f->fn once at the end of this loop turn, after the I/O callbacks. Stream bytes that arrive in
+ * many small pieces during one turn (curl hands over each HTTP chunk separately) then leave in one
+ * write. No added latency: the flush runs before the loop sleeps again. Adding a linked f is a
+ * no-op. */
+void gw_flush_later(struct gw_worker *w, struct gw_flush *f);
+/* Drops f from the pending flushes, if it is there. */
+void gw_flush_cancel(struct gw_worker *w, struct gw_flush *f);
 
 struct gw_req {
     struct gw_worker *w;
@@ -54,6 +75,8 @@ uint64_t gw_rand(struct gw_worker *w);
 struct gw_req *gw_req_new(struct gw_worker *w, struct http_request *http, const char *route);
 /* Writes the access-log line, ends the HTTP answer (which must have been fully written), frees r. */
 void gw_req_finish(struct gw_req *r);
+/* Like gw_req_finish, sending tail as the answer's last bytes in the same write as its end. */
+void gw_req_finish_with(struct gw_req *r, const char *tail, size_t len);
 /* Answers with an OpenAI error object and finishes r. type/code/param may be NULL. */
 void gw_req_error(struct gw_req *r, int status, const char *type, const char *code,
                   const char *param, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

@@ -22,6 +22,7 @@
  *     upstream. For streams the header carries the overhead up to the first byte (the header is sent
  *     then); the access log has the whole-request figure.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ struct call {
     struct prov_stream st;
     struct buf stream_err;
     uint64_t up_start_ns;
+    struct gw_flush flush; /* first member use: container_of below */
+    size_t queued;         /* client bytes queued at the last write (back-pressure estimate) */
     char *fwd[MAX_FWD_HEADERS];
     size_t n_fwd;
 };
@@ -88,6 +91,8 @@ static const struct deployment *pick_deployment(struct gw_req *r, const struct m
 
 static void call_free(struct call *c)
 {
+    if (c->r)
+        gw_flush_cancel(c->r->w, &c->flush);
     if (c->prov && c->prov->stream_free && c->st.call)
         c->prov->stream_free(&c->st);
     json_object_put(c->pc.body);
@@ -134,12 +139,16 @@ static void answer(struct call *c, int status, const char *content_type, const c
     http_response_write(c->r->http, body, len);
 }
 
+/* Frees the call and finishes the request, sending any SSE bytes still collected with the end. */
 static void finish(struct call *c)
 {
     struct gw_req *r = c->r;
+    struct buf tail = c->out;
     r->usage = c->st.usage;
+    buf_init(&c->out);
     call_free(c);
-    gw_req_finish(r);
+    gw_req_finish_with(r, tail.data, tail.len);
+    buf_free(&tail);
 }
 
 /* The status and message for a transfer that failed before any answer. */
@@ -165,6 +174,7 @@ static void on_client_abort(struct http_request *req, void *ud)
         c->xfer = NULL;
         c->r->upstream_ns += time_now_ns() - c->up_start_ns;
     }
+    buf_reset(&c->out); /* nobody to send it to */
     finish(c);
 }
 
@@ -172,6 +182,7 @@ static void on_drain(struct http_request *req, void *ud)
 {
     struct call *c = ud;
     (void)req;
+    c->queued = 0;
     if (c->paused && c->xfer) {
         c->paused = 0;
         upstream_resume(c->xfer);
@@ -180,7 +191,7 @@ static void on_drain(struct http_request *req, void *ud)
 
 /* Takes one translated chunk: records nothing (usage was read by the provider), drops what the
  * client did not ask for, and appends the SSE frame. */
-static void emit_chunk(struct prov_stream *st, json_object *chunk)
+static void emit_chunk(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len)
 {
     struct call *c = st->emit_ud;
     if (!c->wants_usage) {
@@ -192,12 +203,16 @@ static void emit_chunk(struct prov_stream *st, json_object *chunk)
             json_object_put(chunk);
             return;
         }
-        if (has_usage)
+        if (has_usage) {
             json_object_object_del(chunk, "usage");
+            raw = NULL; /* changed: serialise it again */
+        }
     }
-    size_t len;
-    const char *text = json_object_to_json_string_length(
-        chunk, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    size_t len = raw_len;
+    const char *text = raw;
+    if (!text)
+        text = json_object_to_json_string_length(
+            chunk, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     buf_append(&c->out, "data: ", 6);
     buf_append(&c->out, text, len);
     buf_append(&c->out, "\n\n", 2);
@@ -288,14 +303,23 @@ static int on_data(void *ud, const char *data, size_t len)
         return UPSTREAM_ABORT;
     }
     if (c->out.len) {
-        size_t queued = http_response_write(r->http, c->out.data, c->out.len);
-        buf_reset(&c->out);
-        if (queued > r->cfg->limits.stream_buffer_bytes) {
+        gw_flush_later(r->w, &c->flush);
+        if (c->queued + c->out.len > r->cfg->limits.stream_buffer_bytes) {
             c->paused = 1;
             return UPSTREAM_PAUSE;
         }
     }
     return 0;
+}
+
+/* Sends what on_data collected during this loop turn, in one write. */
+static void flush_out(struct gw_flush *f)
+{
+    struct call *c = (struct call *)((char *)f - offsetof(struct call, flush));
+    if (!c->out.len)
+        return;
+    c->queued = http_response_write(c->r->http, c->out.data, c->out.len);
+    buf_reset(&c->out);
 }
 
 /* Ends a started stream with an error event carrying an OpenAI error object. */
@@ -330,9 +354,7 @@ static void done_stream(struct call *c, enum upstream_result res, const char *me
         /* A clean end: close with [DONE] even if the upstream left it out. */
         buf_append(&c->out, "data: [DONE]\n\n", 14);
     }
-    http_response_write(r->http, c->out.data, c->out.len);
-    buf_reset(&c->out);
-    finish(c);
+    finish(c); /* sends c->out with the end of the answer */
 }
 
 static void done_buffered(struct call *c, enum upstream_result res, const char *message)
@@ -458,6 +480,7 @@ void gw_proxy(struct gw_req *r, enum canon_op op, json_object *body, const struc
     }
     struct call *c = xcalloc(1, sizeof *c);
     c->r = r;
+    c->flush.fn = flush_out;
     r->dep = dep;
     r->stream = stream;
     c->prov = provider_find(dep->provider);

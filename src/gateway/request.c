@@ -27,6 +27,58 @@ uint64_t gw_rand(struct gw_worker *w)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+static void flush_run(uv_check_t *h)
+{
+    struct gw_worker *w = h->data;
+    struct gw_flush *f;
+    while ((f = w->flush_head) != NULL) {
+        gw_flush_cancel(w, f);
+        f->fn(f);
+    }
+    uv_check_stop(h);
+}
+
+void gw_worker_init(struct gw_worker *w)
+{
+    uv_check_init(w->loop, &w->flush_check);
+    w->flush_check.data = w;
+    w->flush_head = NULL;
+}
+
+void gw_worker_close(struct gw_worker *w)
+{
+    w->flush_head = NULL;
+    uv_close((uv_handle_t *)&w->flush_check, NULL);
+}
+
+void gw_flush_later(struct gw_worker *w, struct gw_flush *f)
+{
+    if (f->linked)
+        return;
+    f->linked = 1;
+    f->prev = NULL;
+    f->next = w->flush_head;
+    if (f->next)
+        f->next->prev = f;
+    if (!w->flush_head)
+        uv_check_start(&w->flush_check, flush_run);
+    w->flush_head = f;
+}
+
+void gw_flush_cancel(struct gw_worker *w, struct gw_flush *f)
+{
+    if (!f->linked)
+        return;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        w->flush_head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    f->linked = 0;
+    f->next = f->prev = NULL;
+}
+
 /* A client-supplied request id is kept when it is short and printable, so it can be logged and
  * forwarded without escaping surprises. */
 static int request_id_ok(const struct str *v)
@@ -122,6 +174,11 @@ static void access_log(struct gw_req *r, uint64_t end_ns)
 
 void gw_req_finish(struct gw_req *r)
 {
+    gw_req_finish_with(r, NULL, 0);
+}
+
+void gw_req_finish_with(struct gw_req *r, const char *tail, size_t len)
+{
     if (!r || r->finished)
         return;
     r->finished = 1;
@@ -131,7 +188,10 @@ void gw_req_finish(struct gw_req *r)
         r->status = 499; /* nginx's "client closed request", for the log only */
     if (log_access_enabled())
         access_log(r, time_now_ns());
-    http_response_end(r->http);
+    if (len)
+        http_response_finish(r->http, tail, len);
+    else
+        http_response_end(r->http);
     config_unref(r->cfg);
     free(r->model);
     free(r);

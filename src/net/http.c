@@ -1208,7 +1208,22 @@ void http_response_start(struct http_request *req, int status, const struct http
     response_begin(req, status, NULL, headers, n_headers, content_length);
 }
 
+static size_t response_write(struct http_request *req, const void *data, size_t len, bool last);
+
 size_t http_response_write(struct http_request *req, const void *data, size_t len)
+{
+    return response_write(req, data, len, false);
+}
+
+void http_response_finish(struct http_request *req, const void *data, size_t len)
+{
+    response_write(req, data, len, true);
+    http_response_end(req);
+}
+
+/* Queues body bytes; with last, a chunked answer's terminator goes in the same write and
+ * http_response_end will not send it again. */
+static size_t response_write(struct http_request *req, const void *data, size_t len, bool last)
 {
     struct http_conn *c = req->conn;
     if (!c->req_held)
@@ -1217,7 +1232,7 @@ size_t http_response_write(struct http_request *req, const void *data, size_t le
         response_begin(req, 200, NULL, NULL, 0, -1);
     if (c->closing || c->failed)
         return 0;
-    if (c->resp_nobody || len == 0)
+    if (c->resp_nobody || (len == 0 && !last))
         return c->queued;
     if (c->resp_left >= 0) {
         if ((unsigned long long)len > (unsigned long long)c->resp_left)
@@ -1226,7 +1241,7 @@ size_t http_response_write(struct http_request *req, const void *data, size_t le
         if (len == 0)
             return c->queued;
     }
-    uv_buf_t bufs[4];
+    uv_buf_t bufs[5];
     unsigned n = 0;
     char pre[24];
     if (c->head_pending) {
@@ -1234,16 +1249,23 @@ size_t http_response_write(struct http_request *req, const void *data, size_t le
         c->head_pending = false;
     }
     if (c->resp_chunked) {
-        size_t k = fmt_hex(pre, len);
-        pre[k++] = '\r';
-        pre[k++] = '\n';
-        bufs[n++] = uv_buf_init(pre, (unsigned)k);
-        bufs[n++] = uv_buf_init((char *)data, (unsigned)len);
-        bufs[n++] = uv_buf_init((char *)"\r\n", 2);
-    } else {
+        if (len) {
+            size_t k = fmt_hex(pre, len);
+            pre[k++] = '\r';
+            pre[k++] = '\n';
+            bufs[n++] = uv_buf_init(pre, (unsigned)k);
+            bufs[n++] = uv_buf_init((char *)data, (unsigned)len);
+            bufs[n++] = uv_buf_init((char *)"\r\n", 2);
+        }
+        if (last) {
+            bufs[n++] = uv_buf_init((char *)"0\r\n\r\n", 5);
+            c->resp_chunked = false; /* the terminator is out; end must not send it again */
+        }
+    } else if (len) {
         bufs[n++] = uv_buf_init((char *)data, (unsigned)len);
     }
-    conn_write(c, bufs, n);
+    if (n)
+        conn_write(c, bufs, n);
     if (c->queued > c->srv->lim->stream_buffer_bytes)
         c->above_high = true;
     return c->queued;

@@ -110,6 +110,9 @@ void http_request_on_drain(struct http_request *req, http_event_fn cb, void *ud)
 /* Ends the answer and releases req (see ownership above). req must not be used afterwards. An answer
  * never started becomes a 500; one shorter than its Content-Length closes the connection. */
 void http_response_end(struct http_request *req);
+/* Writes the last body bytes and ends the answer, in one write where the framing allows (the chunked
+ * terminator goes out with the bytes). Like http_response_write + http_response_end. */
+void http_response_finish(struct http_request *req, const void *data, size_t len);
 /* A whole answer in one call: start + write + end. */
 void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
                   size_t len, const struct http_header *headers, size_t n_headers);

@@ -105,7 +105,7 @@ static int openai_parse_stream_event(struct prov_stream *st, const struct sse_ev
     buf_free(&why);
     if (json_object_object_get_ex(o, "usage", &u))
         prov_usage_from_openai(u, &st->usage);
-    st->emit(st, o);
+    st->emit(st, o, ev->data.p, ev->data.len);
     return 0;
 }
 

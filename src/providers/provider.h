@@ -49,8 +49,10 @@ struct prov_stream {
     void *state;             /* the provider's own, freed by stream_free */
     struct canon_usage usage;
     int done;                /* the provider saw the end of the stream */
-    /* Receives one OpenAI chunk (ownership moves to the callee). */
-    void (*emit)(struct prov_stream *st, json_object *chunk);
+    /* Receives one OpenAI chunk (ownership moves to the callee). raw/raw_len are the chunk's exact
+     * JSON text when it came from the upstream unchanged (the openai fast path), else NULL: the core
+     * then sends those bytes as they are unless it has to change the chunk. */
+    void (*emit)(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len);
     void *emit_ud;
 };
 
