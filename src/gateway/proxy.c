@@ -302,12 +302,15 @@ static int on_data(void *ud, const char *data, size_t len)
                        r->cfg->limits.max_sse_event_bytes);
         return UPSTREAM_ABORT;
     }
-    if (c->out.len) {
+    if (c->out.len)
         gw_flush_later(r->w, &c->flush);
-        if (c->queued + c->out.len > r->cfg->limits.stream_buffer_bytes) {
-            c->paused = 1;
-            return UPSTREAM_PAUSE;
-        }
+    /* Pause when the client's queue was over stream_buffer_bytes at the last write (a drain callback
+     * will resume us), or when this turn's unsent bytes alone are (curl can hand over a long backlog
+     * in one call; flush_out then resumes unless a drain is sure to come). */
+    if (c->queued > r->cfg->limits.stream_buffer_bytes ||
+        c->out.len > r->cfg->limits.stream_buffer_bytes) {
+        c->paused = 1;
+        return UPSTREAM_PAUSE;
     }
     return 0;
 }
@@ -320,6 +323,12 @@ static void flush_out(struct gw_flush *f)
         return;
     c->queued = http_response_write(c->r->http, c->out.data, c->out.len);
     buf_reset(&c->out);
+    /* The HTTP layer calls on_drain only after its queue went over stream_buffer_bytes; below that
+     * no drain will come, so resume now. */
+    if (c->paused && c->xfer && c->queued <= c->r->cfg->limits.stream_buffer_bytes) {
+        c->paused = 0;
+        upstream_resume(c->xfer);
+    }
 }
 
 /* Ends a started stream with an error event carrying an OpenAI error object. */
