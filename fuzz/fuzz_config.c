@@ -1,13 +1,19 @@
 /* libFuzzer driver for the config loader: any bytes go through config_load_string with error and
  * warning buffers, and everything is freed.
  *
+ *   mkdir -p build-fuzz/cfgwork
  *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
  *     fuzz/fuzz_config.c src/gateway/config.c src/base/[a-z]*.c \
  *     $(pkg-config --cflags --libs libfyaml) -o build-fuzz/fuzz_config
- *   build-fuzz/fuzz_config -max_total_time=30 fuzz/corpus/config
+ *   build-fuzz/fuzz_config -max_total_time=60 build-fuzz/cfgwork fuzz/corpus/config
  *
- * The seeds set environment variables of their own (TG_FUZZ_*), so interpolation is exercised with
- * both set and unset names. */
+ * New inputs go to the first directory, so the seed corpus stays small. The seeds set environment
+ * variables of their own (TG_FUZZ_*), so interpolation is exercised with both set and unset names.
+ *
+ * There is no leak suppression: leaks inside libfyaml count too. The one this driver found
+ * (libfyaml 0.7.12 leaks its atom iterator on runs of '' in a single-quoted scalar, upstream issue
+ * #233) is avoided by the loader, which refuses the scalar shapes that libfyaml 0.7 misreads
+ * (scalar_misread in config.c); seed misread.yaml holds them. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,17 +23,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-const char *__lsan_default_suppressions(void);
-
-/* libfyaml 0.7.12 (Debian 12) leaks its atom iterator when a single-quoted scalar holds a long run
- * of '' escapes (fy_token_get_text -> fy_atom_format_text returns NULL without cleaning up; fixed
- * upstream in 0af6061 "atom: Call iter_finish on error", after 0.7.12). The loader reports such a
- * value as an error. Only allocations made inside libfyaml are suppressed here, so leaks in our
- * code are still found (unlike -detect_leaks=0). */
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libfyaml.so\n";
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

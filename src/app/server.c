@@ -13,6 +13,7 @@
  *             then closes the rest; a second SIGTERM/SIGINT cuts the wait short.
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -226,6 +227,17 @@ static void log_lines(enum log_level lvl, const struct buf *b)
     }
 }
 
+static enum log_level parse_level(const char *s)
+{
+    if (s && strcmp(s, "debug") == 0)
+        return LOG_DEBUG;
+    if (s && strcmp(s, "warn") == 0)
+        return LOG_WARN;
+    if (s && strcmp(s, "error") == 0)
+        return LOG_ERROR;
+    return LOG_INFO;
+}
+
 static void on_sighup(uv_signal_t *s, int signum)
 {
     struct app *app = s->data;
@@ -238,6 +250,7 @@ static void on_sighup(uv_signal_t *s, int signum)
         log_warn("SIGHUP: no config file to reload (started on the embedded default)");
         return;
     }
+    log_access_reopen(); /* log rotation works even when the new file is refused */
     if (config_load_file(app->opts.config_path, &c, &errors, &warnings) != 0) {
         log_lines(LOG_ERROR, &errors);
         log_error("SIGHUP: %s has errors; the running config stays", app->opts.config_path);
@@ -249,7 +262,7 @@ static void on_sighup(uv_signal_t *s, int signum)
         log_warn("SIGHUP: server.host/port/workers changed; they take effect at the next restart");
     if (strcmp(c->access_log, app->cfg->access_log) != 0)
         log_warn("SIGHUP: server.access_log changed; it takes effect at the next restart");
-    log_access_reopen();
+    log_set_level(parse_level(c->log_level));
     uv_mutex_lock(&app->lock);
     for (int i = 0; i < app->n_workers; i++) {
         struct worker *w = &app->workers[i];
@@ -269,15 +282,21 @@ out:
     buf_free(&warnings);
 }
 
-static enum log_level parse_level(const char *s)
+/* Each open stream holds two descriptors (client and upstream); lift the soft limit to the hard one
+ * so a default of 1024 does not cap the gateway at a few hundred streams. */
+static void raise_fd_limit(void)
 {
-    if (s && strcmp(s, "debug") == 0)
-        return LOG_DEBUG;
-    if (s && strcmp(s, "warn") == 0)
-        return LOG_WARN;
-    if (s && strcmp(s, "error") == 0)
-        return LOG_ERROR;
-    return LOG_INFO;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < 4096)
+        log_warn("open files limit is %llu: at most about %llu concurrent streams; raise it with "
+                 "ulimit -n",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 2);
 }
 
 int app_serve(const struct app_opts *opts)
@@ -310,6 +329,7 @@ int app_serve(const struct app_opts *opts)
     if (app.n_workers <= 0)
         app.n_workers = (int)uv_available_parallelism();
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
 
     uv_mutex_init(&app.lock);
     uv_cond_init(&app.cond);

@@ -14,7 +14,7 @@
     X(size_t, body_timeout_ms, 30000, "ms", "408 when the body stalls longer than this")         \
     X(size_t, idle_timeout_ms, 75000, "ms", "idle keep-alive connection closed")                 \
     X(size_t, write_timeout_ms, 60000, "ms", "connection closed when the client stops reading")  \
-    X(size_t, max_sse_event_bytes, 4194304, "bytes", "upstream stream rejected (502)")           \
+    X(size_t, max_sse_event_bytes, 4194304, "bytes", "stream ends with an error event")           \
     X(size_t, max_upstream_body_bytes, 67108864, "bytes", "upstream response rejected (502)")    \
     X(size_t, stream_buffer_bytes, 262144, "bytes", "upstream paused until the client reads")    \
     X(size_t, connect_timeout_ms, 10000, "ms", "504 upstream connect timeout")                   \

@@ -19,7 +19,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_level(enum log_level lvl)
 {
-    log_min = lvl;
+    __atomic_store_n(&log_min, lvl, __ATOMIC_RELAXED); /* read by every worker thread */
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -46,7 +46,7 @@ static void put_ts(struct buf *b)
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-    if (lvl < log_min)
+    if (lvl < __atomic_load_n(&log_min, __ATOMIC_RELAXED))
         return;
     struct buf msg = BUF_INIT, line = BUF_INIT;
     va_list ap;

@@ -60,9 +60,9 @@ static int cmd_serve(int argc, char **argv)
             unsigned long long n;
             if (!(v = opt_value(argc, argv, &i)))
                 return 2;
-            if (str_to_u64(str_c(v), &n) != 0 || n > 256) {
-                fprintf(stderr, "tollgate: --workers expects 0..256 (0 = one per core), got '%s'\n",
-                        v);
+            if (str_to_u64(str_c(v), &n) != 0 || n > CONFIG_MAX_WORKERS) {
+                fprintf(stderr, "tollgate: --workers expects 0..%d (0 = one per core), got '%s'\n",
+                        CONFIG_MAX_WORKERS, v);
                 return 2;
             }
             o.workers = (int)n;

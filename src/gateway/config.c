@@ -20,6 +20,9 @@
  *     or both), checked together (ids), and only the enabled ones reach struct config.
  *  6. Field tables (struct dfield) describe the deployment keys of both spellings, so the valid-key
  *     lists in messages and the parsing can't drift apart.
+ *  7. libfyaml 0.7.12 (Debian 12) decodes a few scalar shapes wrongly without saying so, and leaks
+ *     on one of them. scalar_misread recognises them from the source text and the scalar is refused
+ *     with a message saying how to write it, so no value silently differs from the file.
  *
  * Limits: the file is at most CONFIG_MAX_FILE_BYTES, nesting at most YN_MAX_DEPTH levels, one
  * model_info at most CONFIG_MAX_MODEL_INFO_BYTES as JSON, and at most CONFIG_MAX_ERRORS messages are
@@ -1644,7 +1647,7 @@ static char *read_group_name(struct loader *ld, const struct ynode *v)
 static const char *const unforwardable[] = {
     "authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "host",
     "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "te",
-    "trailer", "upgrade", "expect", "accept", "accept-encoding", NULL,
+    "trailer", "upgrade", "expect", "accept", "accept-encoding", "x-request-id", NULL,
 };
 
 /* Reads `forward_headers: [name, prefix-*]` into ld->cfg->forward_headers (lowercased). */
@@ -1796,7 +1799,12 @@ static void sec_limits(struct loader *ld, const struct ynode *v)
             continue;
         }
         size_t old = path_key(ld, names[idx]);
-        if (read_uint(ld, val, 1, SIZE_MAX < ULLONG_MAX ? SIZE_MAX : ULLONG_MAX, &u) == 0)
+        /* Timeouts are milliseconds held in 32 bits by the timers (up to 24 days). */
+        size_t nlen = strlen(names[idx]);
+        int is_ms = nlen > 3 && strcmp(names[idx] + nlen - 3, "_ms") == 0;
+        unsigned long long max = is_ms ? 2147483647ull
+                                       : (SIZE_MAX < ULLONG_MAX ? SIZE_MAX : ULLONG_MAX);
+        if (read_uint(ld, val, 1, max, &u) == 0)
             limits_set(&ld->cfg->limits, names[idx], u);
         path_pop(ld, old);
     }
