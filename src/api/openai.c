@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "canon/json.h"
 
 /* Integers beyond 64 bits are legal JSON, but json-c would clamp them and the upstream would get a
  * different number. Refuse them instead of changing them. Returns the byte offset of the first such
@@ -73,33 +74,20 @@ json_object *api_parse_body(struct gw_req *r)
                      "The request body is empty; send a JSON object.");
         return NULL;
     }
-    struct json_tokener *tok = json_tokener_new();
-    json_object *o = json_tokener_parse_ex(tok, b->data, (int)b->len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (o && e == json_tokener_success) {
-        while (end < b->len && strchr(" \t\r\n", b->data[end]))
-            end++;
-        if (end != b->len) {
-            e = json_tokener_error_parse_unexpected;
-        }
-    } else if (e == json_tokener_continue) {
-        e = json_tokener_error_parse_eof;
-        end = b->len;
-    }
-    if (!o || e != json_tokener_success) {
+    size_t end;
+    enum json_tokener_error e;
+    json_object *o = canon_json_parse(b->data, b->len, &end, &e);
+    if (e != json_tokener_success) {
         line_col(b->data, end, &line, &col);
         gw_req_error(r, 400, "invalid_request_error", "invalid_json", NULL,
                      "We could not parse the JSON body of your request: %s at line %zu column %zu "
                      "(byte %zu). Send a valid JSON object.",
-                     e == json_tokener_success ? "unexpected data after the JSON value"
-                                               : json_tokener_error_desc(e),
+                     json_tokener_error_desc(e),
                      line, col, end);
         json_object_put(o);
         return NULL;
     }
-    if (!json_object_is_type(o, json_type_object)) {
+    if (!o || !json_object_is_type(o, json_type_object)) {
         json_object_put(o);
         gw_req_error(r, 400, "invalid_request_error", "invalid_json", NULL,
                      "The request body must be a JSON object.");

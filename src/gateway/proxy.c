@@ -32,6 +32,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "canon/jscan.h"
 #include "gateway/gateway.h"
 #include "providers/provider.h"
 
@@ -57,6 +58,7 @@ struct call {
     size_t chunks;         /* chunks sent to the client */
     struct buf body;       /* non-stream or error body */
     struct buf out;        /* SSE bytes to write in one go */
+    struct buf out_scratch; /* one chunk's edited text */
     struct sse_parser sse;
     struct prov_stream st;
     struct buf stream_err;
@@ -99,6 +101,7 @@ static void call_free(struct call *c)
     prov_http_free(&c->ph);
     buf_free(&c->body);
     buf_free(&c->out);
+    buf_free(&c->out_scratch);
     buf_free(&c->stream_err);
     sse_parser_free(&c->sse);
     for (size_t i = 0; i < c->n_fwd; i++)
@@ -189,12 +192,32 @@ static void on_drain(struct http_request *req, void *ud)
     }
 }
 
-/* Takes one translated chunk: records nothing (usage was read by the provider), drops what the
- * client did not ask for, and appends the SSE frame. */
+/* Copies raw into out without the top-level member m (whitespace around it kept valid). */
+static void cut_member(const char *raw, size_t len, const struct jscan_member *m, size_t n,
+                       size_t i, struct buf *out)
+{
+    const char *from, *to;
+    if (i > 0) {
+        from = m[i - 1].value.p + m[i - 1].value.len; /* from after the previous value ... */
+        to = m[i].value.p + m[i].value.len;           /* ... through this one */
+    } else if (n > 1) {
+        from = m[0].key.p - 1;  /* from this key's quote ... */
+        to = m[1].key.p - 1;    /* ... to the next key's quote */
+    } else {
+        from = m[0].key.p - 1;
+        to = m[0].value.p + m[0].value.len;
+    }
+    buf_append(out, raw, (size_t)(from - raw));
+    buf_append(out, to, (size_t)(raw + len - to));
+}
+
+/* Takes one translated chunk, drops what the client did not ask for (the usage-only chunk, and the
+ * "usage": null every chunk carries once usage was requested), and appends the SSE frame. Unchanged
+ * chunks leave as the upstream's exact bytes. */
 static void emit_chunk(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len)
 {
     struct call *c = st->emit_ud;
-    if (!c->wants_usage) {
+    if (!c->wants_usage && chunk) {
         json_object *choices, *usage;
         int has_usage = json_object_object_get_ex(chunk, "usage", &usage);
         if (has_usage && usage && json_object_object_get_ex(chunk, "choices", &choices) &&
@@ -203,9 +226,28 @@ static void emit_chunk(struct prov_stream *st, json_object *chunk, const char *r
             json_object_put(chunk);
             return;
         }
-        if (has_usage) {
+        if (has_usage)
             json_object_object_del(chunk, "usage");
-            raw = NULL; /* changed: serialise it again */
+        raw = NULL;
+    } else if (!c->wants_usage && raw) {
+        struct jscan_member m[PROV_CHUNK_MEMBERS];
+        size_t n = 0;
+        if (jscan(raw, raw_len, m, PROV_CHUNK_MEMBERS, &n, NULL) == 0 && n <= PROV_CHUNK_MEMBERS) {
+            const struct jscan_member *u = jscan_find(m, n, "usage");
+            const struct jscan_member *ch = jscan_find(m, n, "choices");
+            if (u) {
+                int usage_null = u->value.len == 4 && memcmp(u->value.p, "null", 4) == 0;
+                if (!usage_null && ch && ch->value.len >= 2 && ch->value.p[0] == '[') {
+                    size_t k = 1;
+                    while (k < ch->value.len && strchr(" \t\r\n", ch->value.p[k]))
+                        k++;
+                    if (ch->value.p[k] == ']')
+                        return; /* the usage-only chunk */
+                }
+                cut_member(raw, raw_len, m, n, (size_t)(u - m), &c->out_scratch);
+                raw = c->out_scratch.data;
+                raw_len = c->out_scratch.len;
+            }
         }
     }
     size_t len = raw_len;
@@ -216,6 +258,7 @@ static void emit_chunk(struct prov_stream *st, json_object *chunk, const char *r
     buf_append(&c->out, "data: ", 6);
     buf_append(&c->out, text, len);
     buf_append(&c->out, "\n\n", 2);
+    buf_reset(&c->out_scratch);
     c->chunks++;
     json_object_put(chunk);
 }

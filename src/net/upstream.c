@@ -115,9 +115,35 @@ struct upstream {
     int in_timer_cb;
     unsigned zero_streak;
     uint64_t timer_phase_now;
+    CURL *idle_easy[UPSTREAM_EASY_POOL]; /* reset handles kept for the next transfers */
+    size_t n_idle_easy;
 };
 
 static pthread_once_t upstream_once = PTHREAD_ONCE_INIT;
+
+/* Returns an easy handle for a new transfer: a pooled one (already reset), or a new one. A new handle
+ * costs curl a large zeroed allocation and its buffers; under load that was a tenth of the
+ * instructions per request. */
+static CURL *easy_get(struct upstream *u)
+{
+    CURL *e = u->n_idle_easy ? u->idle_easy[--u->n_idle_easy] : curl_easy_init();
+    if (!e) {
+        log_error("upstream: curl_easy_init failed");
+        abort();
+    }
+    return e;
+}
+
+/* Keeps a finished handle for reuse (reset to defaults), or frees it when the pool is full. */
+static void easy_put(struct upstream *u, CURL *e)
+{
+    if (u->n_idle_easy < UPSTREAM_EASY_POOL && !u->freeing && !u->destroyed) {
+        curl_easy_reset(e);
+        u->idle_easy[u->n_idle_easy++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
 
 static void upstream_global_init(void)
 {
@@ -230,7 +256,7 @@ static void xfer_release(struct upstream_xfer *x)
         u->in_curl++;
         if (x->added)
             curl_multi_remove_handle(u->multi, x->easy);
-        curl_easy_cleanup(x->easy);
+        easy_put(u, x->easy);
         u->in_curl--;
         x->easy = NULL;
     }
@@ -697,6 +723,8 @@ static void u_destroy(struct upstream *u)
         return;
     while (u->xfers)
         xfer_release(u->xfers);
+    while (u->n_idle_easy)
+        curl_easy_cleanup(u->idle_easy[--u->n_idle_easy]);
     /* Stop watching while curl's fds are still open; curl closes them in cleanup. */
     for (struct upstream_sock *sk = u->socks; sk; sk = sk->next)
         uv_poll_stop(&sk->poll);
@@ -772,11 +800,7 @@ int upstream_start(struct upstream *u, const struct upstream_request *req,
     x->total_ms = req->total_timeout_ms;
     x->idle_ms = req->idle_timeout_ms;
     buf_init(&x->head);
-    x->easy = curl_easy_init();
-    if (!x->easy) {
-        log_error("upstream: curl_easy_init failed");
-        abort();
-    }
+    x->easy = easy_get(u);
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

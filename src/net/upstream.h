@@ -20,6 +20,9 @@
 struct upstream;
 struct upstream_xfer;
 
+/* Finished easy handles kept per client for reuse. */
+#define UPSTREAM_EASY_POOL 64
+
 /* Response header block caps; past either the transfer ends with UPSTREAM_ERR_TOO_LARGE. */
 #define UPSTREAM_MAX_HEADER_BYTES 65536
 #define UPSTREAM_MAX_HEADERS 256

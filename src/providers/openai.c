@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "canon/json.h"
+#include "canon/jscan.h"
 #include "providers/provider.h"
 
 static int openai_build_request(const struct prov_call *call, struct prov_http *out,
@@ -48,19 +50,15 @@ static int openai_build_request(const struct prov_call *call, struct prov_http *
 /* Parses a whole JSON document; returns NULL and a message with the position on failure. */
 static json_object *parse_json(const char *body, size_t len, struct buf *err)
 {
-    struct json_tokener *tok = json_tokener_new();
-    json_object *o = json_tokener_parse_ex(tok, body, (int)len);
-    enum json_tokener_error e = json_tokener_get_error(tok);
-    if (!o || e != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
-        if (o && e == json_tokener_success)
-            buf_printf(err, "trailing data after JSON at byte %zu", json_tokener_get_parse_end(tok));
-        else
-            buf_printf(err, "%s at byte %zu", json_tokener_error_desc(e),
-                       json_tokener_get_parse_end(tok));
-        json_object_put(o);
-        o = NULL;
-    }
-    json_tokener_free(tok);
+    size_t end;
+    enum json_tokener_error e;
+    json_object *o = canon_json_parse(body, len, &end, &e);
+    if (e == json_tokener_error_parse_unexpected)
+        buf_printf(err, "trailing data after JSON at byte %zu", end);
+    else if (e != json_tokener_success)
+        buf_printf(err, "%s at byte %zu", json_tokener_error_desc(e), end);
+    else if (!o)
+        buf_puts(err, "null");
     return o;
 }
 
@@ -85,6 +83,9 @@ static int openai_parse_response(const struct prov_call *call, const char *body,
     return 0;
 }
 
+/* One chunk of an OpenAI-compatible stream. The chunk is validated and its usage read without
+ * building a json-c tree (jscan); the exact upstream bytes go on to the core. Only a usage object is
+ * parsed with json-c, once per stream. */
 static int openai_parse_stream_event(struct prov_stream *st, const struct sse_event *ev,
                                      struct buf *err)
 {
@@ -94,18 +95,23 @@ static int openai_parse_stream_event(struct prov_stream *st, const struct sse_ev
     }
     if (ev->data.len == 0)
         return 0;
-    struct buf why = BUF_INIT;
-    json_object *o = parse_json(ev->data.p, ev->data.len, &why), *u;
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        buf_printf(err, "upstream sent an invalid stream chunk: %s", o ? "not an object" : why.data);
-        json_object_put(o);
-        buf_free(&why);
+    struct jscan_member m[PROV_CHUNK_MEMBERS];
+    size_t n = 0, at = 0;
+    if (jscan(ev->data.p, ev->data.len, m, PROV_CHUNK_MEMBERS, &n, &at) != 0 ||
+        ev->data.p[0] != '{') {
+        buf_printf(err, "upstream sent an invalid stream chunk: %s at byte %zu",
+                   at < ev->data.len ? "invalid JSON" : "incomplete JSON", at);
         return ERR_PARSE;
     }
-    buf_free(&why);
-    if (json_object_object_get_ex(o, "usage", &u))
-        prov_usage_from_openai(u, &st->usage);
-    st->emit(st, o, ev->data.p, ev->data.len);
+    if (n > PROV_CHUNK_MEMBERS)
+        n = PROV_CHUNK_MEMBERS;
+    const struct jscan_member *u = jscan_find(m, n, "usage");
+    if (u && u->value.p[0] == '{') {
+        json_object *uo = canon_json_parse(u->value.p, u->value.len, NULL, NULL);
+        prov_usage_from_openai(uo, &st->usage);
+        json_object_put(uo);
+    }
+    st->emit(st, NULL, ev->data.p, ev->data.len);
     return 0;
 }
 

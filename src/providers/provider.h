@@ -20,6 +20,9 @@
 #include "canon/deployment.h"
 #include "net/sse.h"
 
+/* Top-level members of a stream chunk looked at (an OpenAI chunk has about eight). */
+#define PROV_CHUNK_MEMBERS 32
+
 /* One call as the provider sees it. */
 struct prov_call {
     enum canon_op op;
@@ -49,9 +52,9 @@ struct prov_stream {
     void *state;             /* the provider's own, freed by stream_free */
     struct canon_usage usage;
     int done;                /* the provider saw the end of the stream */
-    /* Receives one OpenAI chunk (ownership moves to the callee). raw/raw_len are the chunk's exact
-     * JSON text when it came from the upstream unchanged (the openai fast path), else NULL: the core
-     * then sends those bytes as they are unless it has to change the chunk. */
+    /* Receives one OpenAI chunk: either chunk (an object, ownership moves to the callee) or, on the
+     * openai fast path, chunk NULL and raw/raw_len the exact, already validated JSON text from the
+     * upstream, which the core sends as it is unless it has to change it. */
     void (*emit)(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len);
     void *emit_ud;
 };
