@@ -62,23 +62,42 @@ static json_object *parse_json(const char *body, size_t len, struct buf *err)
     return o;
 }
 
+/* Reads the usage of a JSON object's text: its top-level "usage" member, parsed with json-c only if
+ * it is an object. */
+static void usage_from_members(const struct jscan_member *m, size_t n, struct canon_usage *usage)
+{
+    const struct jscan_member *u = jscan_find(m, n < PROV_CHUNK_MEMBERS ? n : PROV_CHUNK_MEMBERS,
+                                              "usage");
+    if (u && u->value.p[0] == '{') {
+        json_object *uo = canon_json_parse(u->value.p, u->value.len, NULL, NULL);
+        prov_usage_from_openai(uo, usage);
+        json_object_put(uo);
+    }
+}
+
+/* A 2xx body from an OpenAI-compatible upstream is validated and its usage read (jscan, no tree),
+ * then sent on as it is. */
 static int openai_parse_response(const struct prov_call *call, const char *body, size_t len,
                                  json_object **resp, int *passthrough, struct canon_usage *usage,
                                  struct buf *err)
 {
-    struct buf why = BUF_INIT;
-    json_object *o = parse_json(body, len, &why), *u;
+    struct jscan_member m[PROV_CHUNK_MEMBERS];
+    size_t n = 0, at = 0;
     (void)call;
-    if (!o || !json_object_is_type(o, json_type_object)) {
-        buf_printf(err, "upstream returned invalid JSON: %s", o ? "not an object" : why.data);
-        json_object_put(o);
-        buf_free(&why);
+    if (jscan(body, len, m, PROV_CHUNK_MEMBERS, &n, &at) != 0) {
+        buf_printf(err, "upstream returned invalid JSON: %s at byte %zu",
+                   at < len ? "unexpected character" : "unexpected end of data", at);
         return ERR_PARSE;
     }
-    buf_free(&why);
-    if (json_object_object_get_ex(o, "usage", &u))
-        prov_usage_from_openai(u, usage);
-    *resp = o;
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", body[i]))
+        i++;
+    if (i == len || body[i] != '{') {
+        buf_puts(err, "upstream returned invalid JSON: not an object");
+        return ERR_PARSE;
+    }
+    usage_from_members(m, n, usage);
+    *resp = NULL;
     *passthrough = 1;
     return 0;
 }
@@ -103,14 +122,7 @@ static int openai_parse_stream_event(struct prov_stream *st, const struct sse_ev
                    at < ev->data.len ? "invalid JSON" : "incomplete JSON", at);
         return ERR_PARSE;
     }
-    if (n > PROV_CHUNK_MEMBERS)
-        n = PROV_CHUNK_MEMBERS;
-    const struct jscan_member *u = jscan_find(m, n, "usage");
-    if (u && u->value.p[0] == '{') {
-        json_object *uo = canon_json_parse(u->value.p, u->value.len, NULL, NULL);
-        prov_usage_from_openai(uo, &st->usage);
-        json_object_put(uo);
-    }
+    usage_from_members(m, n, &st->usage);
     st->emit(st, NULL, ev->data.p, ev->data.len);
     return 0;
 }

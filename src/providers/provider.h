@@ -70,8 +70,9 @@ struct provider {
     /* Builds the upstream request. Returns 0, or ERR_INVAL with a client-facing message in err
      * (answered as 400). */
     int (*build_request)(const struct prov_call *call, struct prov_http *out, struct buf *err);
-    /* Parses a 2xx body. Sets *resp to the OpenAI-format response (owned by the caller) and
-     * *passthrough to 1 when the upstream bytes may be sent to the client unchanged. Fills usage.
+    /* Parses a 2xx body. Either sets *passthrough to 1 when the upstream bytes may be sent to the
+     * client unchanged (*resp may then be NULL), or sets *resp to the translated OpenAI-format
+     * response (owned by the caller). Fills usage.
      * Returns 0, or ERR_PARSE with a message in err (answered as 502). */
     int (*parse_response)(const struct prov_call *call, const char *body, size_t len,
                           json_object **resp, int *passthrough, struct canon_usage *usage,
