@@ -37,12 +37,28 @@ static int is_hex(char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* Bytes that end a run of plain string content: the quote, the backslash and control characters. */
+static const unsigned char string_stop[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1,
+    [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1,
+    [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+    [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
 /* At an opening quote: moves past the closing one. */
 static int string(struct scan *sc)
 {
+    const unsigned char *p = (const unsigned char *)sc->s;
     sc->pos++;
     while (sc->pos < sc->len) {
-        unsigned char c = (unsigned char)sc->s[sc->pos];
+        size_t i = sc->pos, n = sc->len;
+        while (i < n && !string_stop[p[i]])
+            i++; /* the common case: plain text */
+        sc->pos = i;
+        if (i >= n)
+            break;
+        unsigned char c = p[i];
         if (c == '"') {
             sc->pos++;
             return 0;
@@ -54,8 +70,8 @@ static int string(struct scan *sc)
                 return fail(sc);
             char e = sc->s[sc->pos];
             if (e == 'u') {
-                for (int i = 1; i <= 4; i++)
-                    if (sc->pos + (size_t)i >= sc->len || !is_hex(sc->s[sc->pos + (size_t)i]))
+                for (size_t h = 1; h <= 4; h++)
+                    if (sc->pos + h >= sc->len || !is_hex(sc->s[sc->pos + h]))
                         return fail(sc);
                 sc->pos += 4;
             } else if (!strchr("\"\\/bfnrt", e) || e == '\0') {

@@ -214,7 +214,8 @@ static void cut_member(const char *raw, size_t len, const struct jscan_member *m
 /* Takes one translated chunk, drops what the client did not ask for (the usage-only chunk, and the
  * "usage": null every chunk carries once usage was requested), and appends the SSE frame. Unchanged
  * chunks leave as the upstream's exact bytes. */
-static void emit_chunk(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len)
+static void emit_chunk(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len,
+                       const struct jscan_member *m, size_t n)
 {
     struct call *c = st->emit_ud;
     if (!c->wants_usage && chunk) {
@@ -229,10 +230,8 @@ static void emit_chunk(struct prov_stream *st, json_object *chunk, const char *r
         if (has_usage)
             json_object_object_del(chunk, "usage");
         raw = NULL;
-    } else if (!c->wants_usage && raw) {
-        struct jscan_member m[PROV_CHUNK_MEMBERS];
-        size_t n = 0;
-        if (jscan(raw, raw_len, m, PROV_CHUNK_MEMBERS, &n, NULL) == 0 && n <= PROV_CHUNK_MEMBERS) {
+    } else if (!c->wants_usage && raw && m && n <= PROV_CHUNK_MEMBERS) {
+        {
             const struct jscan_member *u = jscan_find(m, n, "usage");
             const struct jscan_member *ch = jscan_find(m, n, "choices");
             if (u) {

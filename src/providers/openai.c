@@ -123,7 +123,7 @@ static int openai_parse_stream_event(struct prov_stream *st, const struct sse_ev
         return ERR_PARSE;
     }
     usage_from_members(m, n, &st->usage);
-    st->emit(st, NULL, ev->data.p, ev->data.len);
+    st->emit(st, NULL, ev->data.p, ev->data.len, m, n);
     return 0;
 }
 

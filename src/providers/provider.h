@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "canon/canon.h"
 #include "canon/deployment.h"
+#include "canon/jscan.h"
 #include "net/sse.h"
 
 /* Top-level members of a stream chunk looked at (an OpenAI chunk has about eight). */
@@ -54,8 +55,10 @@ struct prov_stream {
     int done;                /* the provider saw the end of the stream */
     /* Receives one OpenAI chunk: either chunk (an object, ownership moves to the callee) or, on the
      * openai fast path, chunk NULL and raw/raw_len the exact, already validated JSON text from the
-     * upstream, which the core sends as it is unless it has to change it. */
-    void (*emit)(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len);
+     * upstream, which the core sends as it is unless it has to change it. m/n are raw's top-level
+     * members as jscan found them (n may exceed PROV_CHUNK_MEMBERS: only that many are in m). */
+    void (*emit)(struct prov_stream *st, json_object *chunk, const char *raw, size_t raw_len,
+                 const struct jscan_member *m, size_t n);
     void *emit_ud;
 };
 
