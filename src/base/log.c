@@ -33,7 +33,7 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-static void put_ts(struct buf *b)
+void log_put_timestamp(struct buf *b)
 {
     struct timespec ts;
     struct tm tm;
@@ -54,7 +54,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     buf_vprintf(&msg, fmt, ap);
     va_end(ap);
     buf_puts(&line, "{\"ts\":\"");
-    put_ts(&line);
+    log_put_timestamp(&line);
     buf_printf(&line, "\",\"level\":\"%s\",\"msg\":\"", level_names[lvl]);
     buf_json_escape(&line, msg.data ? msg.data : "", msg.len);
     buf_puts(&line, "\"}\n");

@@ -10,6 +10,8 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level lvl);
+/* Appends the current UTC time as RFC 3339 with milliseconds ("2026-12-03T18:10:45.045Z"). */
+void log_put_timestamp(struct buf *b);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -135,15 +134,11 @@ static void log_usage_field(struct buf *b, const char *key, int64_t v)
 static void access_log(struct gw_req *r, uint64_t end_ns)
 {
     struct buf b = BUF_INIT;
-    struct timespec ts;
-    struct tm tm;
-    char t[32];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
     double total_ms = (double)(end_ns - r->start_ns) / 1e6;
     double up_ms = (double)r->upstream_ns / 1e6;
-    buf_printf(&b, "{\"ts\":\"%s.%03ldZ\",\"type\":\"access\"", t, ts.tv_nsec / 1000000);
+    buf_puts(&b, "{\"ts\":\"");
+    log_put_timestamp(&b);
+    buf_puts(&b, "\",\"type\":\"access\"");
     log_str_field(&b, "request_id", r->request_id);
     log_str_field(&b, "method", r->http->method);
     buf_puts(&b, ",\"path\":\"");

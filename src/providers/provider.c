@@ -78,34 +78,28 @@ void prov_usage_from_openai(json_object *usage, struct canon_usage *u)
         u->reasoning = usage_field(d, "reasoning_tokens");
 }
 
+/* Appends a JSON string, or null for NULL. */
+static void json_str_or_null(struct buf *out, const char *s)
+{
+    if (!s) {
+        buf_puts(out, "null");
+        return;
+    }
+    buf_putc(out, '"');
+    buf_json_escape(out, s, strlen(s));
+    buf_putc(out, '"');
+}
+
 void prov_error_json(struct buf *out, const char *message, const char *type, const char *code,
                      const char *param)
 {
-    buf_puts(out, "{\"error\":{\"message\":\"");
-    buf_json_escape(out, message, strlen(message));
-    buf_puts(out, "\",\"type\":");
-    if (type) {
-        buf_putc(out, '"');
-        buf_json_escape(out, type, strlen(type));
-        buf_putc(out, '"');
-    } else {
-        buf_puts(out, "null");
-    }
+    buf_puts(out, "{\"error\":{\"message\":");
+    json_str_or_null(out, message);
+    buf_puts(out, ",\"type\":");
+    json_str_or_null(out, type);
     buf_puts(out, ",\"param\":");
-    if (param) {
-        buf_putc(out, '"');
-        buf_json_escape(out, param, strlen(param));
-        buf_putc(out, '"');
-    } else {
-        buf_puts(out, "null");
-    }
+    json_str_or_null(out, param);
     buf_puts(out, ",\"code\":");
-    if (code) {
-        buf_putc(out, '"');
-        buf_json_escape(out, code, strlen(code));
-        buf_putc(out, '"');
-    } else {
-        buf_puts(out, "null");
-    }
+    json_str_or_null(out, code);
     buf_puts(out, "}}");
 }

@@ -5,6 +5,17 @@ import OpenAI from 'openai';
 import { startMock, startGateway, stop, mockConfig, mockStats, sleep } from './harness.mjs';
 
 let mock, gw, client;
+
+// Polls the mock until it has seen its client (the gateway) go away, for up to 2 s.
+async function waitForDisconnect() {
+  let stats;
+  for (let i = 0; i < 40; i++) {
+    stats = await mockStats(mock);
+    if (stats.client_disconnects >= 1) break;
+    await sleep(50);
+  }
+  return stats;
+}
 const messages = [{ role: 'user', content: 'Tell me something' }];
 
 before(async () => {
@@ -92,12 +103,7 @@ test('a client that aborts mid-stream: the gateway cancels the upstream at once'
   }
   assert.equal(n, 3);
   // The mock sees its client (the gateway) disconnect long before the 20 s stream would end.
-  let stats;
-  for (let i = 0; i < 40; i++) {
-    stats = await mockStats(mock);
-    if (stats.client_disconnects >= 1) break;
-    await sleep(50);
-  }
+  const stats = await waitForDisconnect();
   assert.equal(stats.client_disconnects, 1);
   assert.equal(stats.streams_completed, 0);
 });
@@ -110,11 +116,6 @@ test('a client that aborts while the upstream has not answered yet cancels it to
   await sleep(200);
   controller.abort();
   await assert.rejects(p, /abort/i);
-  let stats;
-  for (let i = 0; i < 40; i++) {
-    stats = await mockStats(mock);
-    if (stats.client_disconnects >= 1) break;
-    await sleep(50);
-  }
+  const stats = await waitForDisconnect();
   assert.equal(stats.client_disconnects, 1);
 });
