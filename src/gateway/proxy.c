@@ -391,6 +391,11 @@ static void done_stream(struct call *c, enum upstream_result res, const char *me
     struct gw_req *r = c->r;
     if (res == UPSTREAM_OK && !c->stream_err.len && !c->st.done)
         sse_parser_finish(&c->sse, on_sse_event, c);
+    if (res == UPSTREAM_OK && !c->stream_err.len && !c->st.done && c->chunks == 0)
+        buf_printf(&c->stream_err,
+                   "upstream deployment %s answered the stream request without any event (is it "
+                   "an OpenAI-compatible streaming endpoint?)",
+                   r->dep->id);
     if (c->stream_err.len) {
         stream_error(c, "upstream_bad_stream", c->stream_err.data);
     } else if (res != UPSTREAM_OK) {
