@@ -7,7 +7,7 @@
 struct limits limits_default(void)
 {
     struct limits l = {
-#define LIMITS_DEF_(type, name, def, unit, what) .name = (type)(def),
+#define LIMITS_DEF_(type, name, def, max, unit, what) .name = (type)(def),
         LIMITS_LIST(LIMITS_DEF_)
 #undef LIMITS_DEF_
     };
@@ -16,7 +16,7 @@ struct limits limits_default(void)
 
 int limits_set(struct limits *l, const char *name, unsigned long long value)
 {
-#define LIMITS_SET_(type, n, def, unit, what) \
+#define LIMITS_SET_(type, n, def, max, unit, what) \
     if (strcmp(name, #n) == 0) {              \
         l->n = (type)value;                   \
         return 0;                             \
@@ -24,4 +24,14 @@ int limits_set(struct limits *l, const char *name, unsigned long long value)
     LIMITS_LIST(LIMITS_SET_)
 #undef LIMITS_SET_
     return ERR_NOT_FOUND;
+}
+
+unsigned long long limits_max(const char *name)
+{
+#define LIMITS_MAX_(type, n, def, max, unit, what) \
+    if (strcmp(name, #n) == 0)                     \
+        return (max);
+    LIMITS_LIST(LIMITS_MAX_)
+#undef LIMITS_MAX_
+    return 0;
 }

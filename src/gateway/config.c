@@ -1783,7 +1783,7 @@ static void sec_server(struct loader *ld, const struct ynode *v)
 static void sec_limits(struct loader *ld, const struct ynode *v)
 {
     static const char *const names[] = {
-#define LIMITS_NAME_(type, name, def, unit, what) #name,
+#define LIMITS_NAME_(type, name, def, max, unit, what) #name,
         LIMITS_LIST(LIMITS_NAME_)
 #undef LIMITS_NAME_
     };
@@ -1799,12 +1799,7 @@ static void sec_limits(struct loader *ld, const struct ynode *v)
             continue;
         }
         size_t old = path_key(ld, names[idx]);
-        /* Timeouts are milliseconds held in 32 bits by the timers (up to 24 days). */
-        size_t nlen = strlen(names[idx]);
-        int is_ms = nlen > 3 && strcmp(names[idx] + nlen - 3, "_ms") == 0;
-        unsigned long long max = is_ms ? 2147483647ull
-                                       : (SIZE_MAX < ULLONG_MAX ? SIZE_MAX : ULLONG_MAX);
-        if (read_uint(ld, val, 1, max, &u) == 0)
+        if (read_uint(ld, val, 1, limits_max(names[idx]), &u) == 0)
             limits_set(&ld->cfg->limits, names[idx], u);
         path_pop(ld, old);
     }

@@ -533,7 +533,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
         return on_trailer(c, len);
     struct http_request *r = &c->req;
     if (!c->in_field) {
-        if (r->n_headers == HTTP_MAX_HEADERS) {
+        if (r->n_headers >= HTTP_MAX_HEADERS || r->n_headers >= c->srv->lim->max_header_count) {
             c->reject = REJ_MANY_HEADERS;
             return -1;
         }
@@ -669,7 +669,10 @@ static void conn_parse_error(struct http_conn *c, enum http_errno e)
         conn_reject(c, 413, "request_too_large", m.data);
         break;
     case REJ_MANY_HEADERS:
-        buf_printf(&m, "request has more than %d header fields (a fixed limit)", HTTP_MAX_HEADERS);
+        buf_printf(&m, "request has more than %zu header fields; raise limits.max_header_count (at most %d)",
+                   c->srv->lim->max_header_count < HTTP_MAX_HEADERS ? c->srv->lim->max_header_count
+                                                                    : (size_t)HTTP_MAX_HEADERS,
+                   HTTP_MAX_HEADERS);
         conn_reject(c, 431, "request_header_fields_too_large", m.data);
         break;
     case REJ_TRAILERS:

@@ -35,8 +35,9 @@ struct http_header {
     struct str value;
 };
 
-/* Maximum number of request headers kept; more answer 431. */
-#define HTTP_MAX_HEADERS 100
+/* Room for request headers; limits.max_header_count (at most this) sets how many are accepted, more
+ * answer 431. */
+#define HTTP_MAX_HEADERS LIMIT_HEADER_COUNT_MAX
 
 struct http_request {
     struct http_conn *conn;

@@ -691,6 +691,27 @@ static void test_headers_too_large(void **state)
     cli_free(c);
 }
 
+/* limits.max_header_count lowers the header-field count accepted, and the 431 names it. */
+static void test_header_count_limit(void **state)
+{
+    struct harness *h = *state;
+    struct limits l = test_limits();
+    l.max_header_count = 5;
+    harness_start(h, &l);
+    struct cli *c = cli_open(h);
+    cli_send(c, "GET /echo HTTP/1.1\r\na:1\r\nb:2\r\nc:3\r\nd:4\r\ne:5\r\n\r\n");
+    assert_int_equal(cli_wait(c, 1, 2000), 1);
+    assert_int_equal(c->r[0].status, 200);
+    cli_free(c);
+    c = cli_open(h);
+    cli_send(c, "GET /echo HTTP/1.1\r\na:1\r\nb:2\r\nc:3\r\nd:4\r\ne:5\r\nf:6\r\n\r\n");
+    assert_int_equal(cli_wait(c, 1, 2000), 1);
+    assert_int_equal(c->r[0].status, 431);
+    assert_non_null(strstr(c->r[0].body.data, "more than 5 header fields; raise "
+                                              "limits.max_header_count"));
+    cli_free(c);
+}
+
 static void test_body_too_large_by_length(void **state)
 {
     struct harness *h = *state;
@@ -1000,6 +1021,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chunked_request_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_continue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headers_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_count_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_too_large_by_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_too_large_chunked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_400, setup, teardown),
