@@ -52,6 +52,7 @@ struct app {
     uv_mutex_t lock;
     uv_cond_t cond;
     uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t drain_delay;   /* SIGTERM with limits.drain_delay_ms: not ready, still serving */
     uv_async_t exited;        /* a worker's loop has ended */
     int n_exited;             /* under lock */
     int signals_on;
@@ -181,8 +182,8 @@ static void on_worker_exited(uv_async_t *a)
     uv_close((uv_handle_t *)&app->exited, NULL);
     if (app->signals_on) {
         uv_handle_t *hs[] = {(uv_handle_t *)&app->sigterm, (uv_handle_t *)&app->sigint,
-                             (uv_handle_t *)&app->sighup};
-        for (size_t i = 0; i < 3; i++)
+                             (uv_handle_t *)&app->sighup, (uv_handle_t *)&app->drain_delay};
+        for (size_t i = 0; i < 4; i++)
             if (!uv_is_closing(hs[i]))
                 uv_close(hs[i], NULL);
     }
@@ -200,12 +201,33 @@ static void app_stop(struct app *app, int force)
     app->shutting_down = 1;
 }
 
+static void on_drain_delay(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    log_info("drain delay over: shutting down gracefully (waiting up to %zu ms for requests in "
+             "flight)",
+             app->cfg->limits.shutdown_timeout_ms);
+    app_stop(app, 0);
+}
+
 static void on_stop_signal(uv_signal_t *s, int signum)
 {
     struct app *app = s->data;
     if (app->shutting_down) {
         log_warn("second %s: closing open requests now", strsignal(signum));
+        uv_timer_stop(&app->drain_delay);
         app_stop(app, 1);
+        return;
+    }
+    app->shutting_down = 1;
+    size_t delay = app->cfg->limits.drain_delay_ms;
+    if (delay) {
+        /* Load balancers see /readyz fail and stop sending while every connection still works;
+         * only then does the drain begin. */
+        __atomic_store_n(&app->ready, 0, __ATOMIC_RELEASE);
+        log_info("%s: /readyz now answers 503; draining in %zu ms (limits.drain_delay_ms)",
+                 strsignal(signum), delay);
+        uv_timer_start(&app->drain_delay, on_drain_delay, delay, 0);
         return;
     }
     log_info("%s: shutting down gracefully (waiting up to %zu ms for requests in flight)",
@@ -364,7 +386,8 @@ int app_serve(const struct app_opts *opts)
         uv_signal_init(loop, &app.sigterm);
         uv_signal_init(loop, &app.sigint);
         uv_signal_init(loop, &app.sighup);
-        app.sigterm.data = app.sigint.data = app.sighup.data = &app;
+        uv_timer_init(loop, &app.drain_delay);
+        app.sigterm.data = app.sigint.data = app.sighup.data = app.drain_delay.data = &app;
         uv_signal_start(&app.sigterm, on_stop_signal, SIGTERM);
         uv_signal_start(&app.sigint, on_stop_signal, SIGINT);
         uv_signal_start(&app.sighup, on_sighup, SIGHUP);

@@ -29,7 +29,8 @@
     X(size_t, first_byte_timeout_ms, 120000, LIMIT_MS_MAX, "ms", "504 no first byte from upstream")                    \
     X(size_t, total_timeout_ms, 600000, LIMIT_MS_MAX, "ms", "504 upstream total timeout")                              \
     X(size_t, stream_idle_timeout_ms, 60000, LIMIT_MS_MAX, "ms", "stream ended with an error event")                   \
-    X(size_t, shutdown_timeout_ms, 30000, LIMIT_MS_MAX, "ms", "open requests cut at shutdown")
+    X(size_t, shutdown_timeout_ms, 30000, LIMIT_MS_MAX, "ms", "open requests cut at shutdown")                         \
+    X(size_t, drain_delay_ms, 0, LIMIT_MS_MAX, "ms", "after SIGTERM, /readyz is 503 this long before draining")
 
 struct limits {
 #define LIMITS_FIELD_(type, name, def, max, unit, what) type name;

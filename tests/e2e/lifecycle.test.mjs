@@ -79,3 +79,25 @@ test('tollgate check reports errors with line and column, and accepts a LiteLLM 
   });
   assert.match(ok.stdout, /ok \(\d+ models/);
 });
+
+test('SIGTERM with limits.drain_delay_ms: /readyz fails first while requests are still served', async () => {
+  const mock = await startMock();
+  const gw = await startGateway(mockConfig(mock.port).replace('models:\n', 'limits:\n  drain_delay_ms: 1200\nmodels:\n'));
+  try {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
+    gw.proc.kill('SIGTERM');
+    await sleep(150);
+    // Not ready, yet new connections and requests still work during the delay.
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 503);
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+    const r = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'x' }] });
+    assert.ok(r.choices[0].message.content.length > 0);
+    // After the delay the listener closes and the process exits cleanly.
+    const { code } = await gw.exited;
+    assert.equal(code, 0);
+    assert.match(gw.logs(), /draining in 1200 ms/);
+  } finally {
+    await stop(gw, mock);
+  }
+});
