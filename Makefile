@@ -74,7 +74,7 @@ test: deps
 unit: all $(TEST_BIN)
 	BUILD=$(BUILD) ./scripts/test.sh unit
 
-e2e: all
+e2e: all $(TEST_BIN)
 	BUILD=$(BUILD) ./scripts/test.sh e2e
 
 FUZZ_SECONDS ?= 20
