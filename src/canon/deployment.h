@@ -4,12 +4,18 @@
  * in canon because both the gateway (which picks it) and the providers (which build requests for it)
  * read it; the config module (gateway/config.c) fills it. */
 
+/* The Azure OpenAI data-plane inference api-version used when a deployment names none: the latest
+ * GA version of the /openai/deployments/{name}/... API. */
+#define DEPLOYMENT_AZURE_API_VERSION "2024-10-21"
+
 struct deployment {
     char *id;            /* unique: the `id` field, or "<group>/<index>" */
-    char *provider;      /* "openai" (later: anthropic, azure, bedrock, gemini) */
+    char *provider;      /* "openai" or "azure" (later: anthropic, bedrock, gemini) */
     char *model;         /* the model name sent upstream */
     char *api_base;      /* e.g. "https://api.openai.com/v1" (no trailing slash) */
     char *api_key;       /* the resolved secret, or NULL; never log it */
+    char *api_version;   /* azure: the api-version query value (DEPLOYMENT_AZURE_API_VERSION when
+                          * the config names none); other providers: NULL unless given */
     char **headers;      /* extra upstream headers "Name: value", NULL-terminated, or NULL */
     double weight;       /* > 0; default 1 */
     unsigned rpm, tpm;   /* 0 = unlimited (enforced by the metering issue) */

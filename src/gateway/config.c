@@ -1265,6 +1265,7 @@ enum fkind {
     F_MODEL,
     F_API_BASE,
     F_API_KEY,
+    F_API_VERSION,
     F_WEIGHT,
     F_SECONDS,      /* unsigned ms at off, written in seconds */
     F_MS,           /* unsigned ms at off */
@@ -1276,8 +1277,8 @@ enum fkind {
 };
 
 /* Fields with the same slot set the same thing; giving two of them is an error. */
-enum fslot { S_ID, S_PROVIDER, S_MODEL, S_BASE, S_KEY, S_WEIGHT, S_TIMEOUT, S_STREAM, S_CONNECT,
-             S_HEADERS, S_TLS, S_RPM, S_TPM, S_INFO, S_COUNT };
+enum fslot { S_ID, S_PROVIDER, S_MODEL, S_BASE, S_KEY, S_VERSION, S_WEIGHT, S_TIMEOUT, S_STREAM,
+             S_CONNECT, S_HEADERS, S_TLS, S_RPM, S_TPM, S_INFO, S_COUNT };
 
 struct dfield {
     const char *key;
@@ -1294,6 +1295,7 @@ static const struct dfield native_fields[] = {
     {"model", F_MODEL, 0, S_MODEL},
     {"api_base", F_API_BASE, 0, S_BASE},
     {"api_key", F_API_KEY, 0, S_KEY},
+    {"api_version", F_API_VERSION, 0, S_VERSION},
     {"weight", F_WEIGHT, 0, S_WEIGHT},
     {"timeout", F_SECONDS, DOFF(timeout_ms), S_TIMEOUT},
     {"timeout_ms", F_MS, DOFF(timeout_ms), S_TIMEOUT},
@@ -1315,6 +1317,7 @@ static const struct dfield litellm_fields[] = {
     {"api_base", F_API_BASE, 0, S_BASE},
     {"base_url", F_API_BASE, 0, S_BASE},
     {"api_key", F_API_KEY, 0, S_KEY},
+    {"api_version", F_API_VERSION, 0, S_VERSION},
     {"weight", F_WEIGHT, 0, S_WEIGHT},
     {"timeout", F_SECONDS, DOFF(timeout_ms), S_TIMEOUT},
     {"stream_timeout", F_SECONDS, DOFF(stream_idle_timeout_ms), S_STREAM},
@@ -1331,6 +1334,7 @@ static void deployment_free_fields(struct deployment *d)
     free(d->provider);
     free(d->model);
     free(d->api_base);
+    free(d->api_version);
     if (d->api_key) {
         memset(d->api_key, 0, strlen(d->api_key));
         free(d->api_key);
@@ -1450,6 +1454,15 @@ static void read_field(struct loader *ld, struct dbuild *db, const struct dfield
         if (s)
             memset(s, 0, strlen(s));
         break;
+    case F_API_VERSION:
+        read_string(ld, v, &d->api_version);
+        if (d->api_version && (strpbrk(d->api_version, "&#?/ ") || has_control(d->api_version))) {
+            lerr(ld, v, "expected a version such as %s, without '&', '#', '?', '/' or spaces",
+                 DEPLOYMENT_AZURE_API_VERSION);
+            free(d->api_version);
+            d->api_version = NULL;
+        }
+        break;
     case F_WEIGHT:
         read_positive(ld, v, &d->weight);
         break;
@@ -1565,6 +1578,13 @@ static void resolve_deployment(struct loader *ld, struct dbuild *db)
         free(d->provider);
         d->provider = xstrdup("openai");
     }
+    /* azure has no default address (each resource has its own) but a default api-version */
+    int azure = strcmp(d->provider, "azure") == 0;
+    if (azure && !d->api_base)
+        lerr(ld, db->at, "missing \"api_base\": provider azure needs the resource address "
+             "(e.g. api_base: https://RESOURCE.openai.azure.com)");
+    if (azure && !d->api_version)
+        d->api_version = xstrdup(DEPLOYMENT_AZURE_API_VERSION);
     if (d->api_base) {
         size_t n = strlen(d->api_base);
         while (n && d->api_base[n - 1] == '/')

@@ -5,7 +5,10 @@
  * request only sets "model" to the deployment's model and, for streams, asks for usage
  * (stream_options.include_usage) so every stream is metered. Everything else, unknown fields included,
  * passes through; json-c keeps the exact text of parsed numbers. A 2xx body is validated and then
- * sent on unchanged. */
+ * sent on unchanged.
+ *
+ * The body, response, stream and error handling are shared (prov_openai_*, declared in provider.h)
+ * with the providers that speak the same format at another address (azure.c). */
 #include <string.h>
 
 #include "base/err.h"
@@ -13,14 +16,9 @@
 #include "canon/jscan.h"
 #include "providers/provider.h"
 
-static int openai_build_request(const struct prov_call *call, struct prov_http *out,
-                                struct buf *err)
+void prov_openai_body(const struct prov_call *call, struct prov_http *out)
 {
     const struct deployment *dep = call->dep;
-    (void)err;
-    buf_puts(&out->url, dep->api_base);
-    buf_puts(&out->url, canon_op_path(call->op));
-
     json_object_object_add(call->body, "model", json_object_new_string(dep->model));
     if (call->stream && call->op != CANON_EMBEDDING) {
         json_object *so;
@@ -38,12 +36,19 @@ static int openai_build_request(const struct prov_call *call, struct prov_http *
 
     prov_http_header(out, "Content-Type: application/json");
     prov_http_header(out, "Accept: %s", call->stream ? "text/event-stream" : "application/json");
+}
+
+static int openai_build_request(const struct prov_call *call, struct prov_http *out,
+                                struct buf *err)
+{
+    const struct deployment *dep = call->dep;
+    (void)err;
+    buf_puts(&out->url, dep->api_base);
+    buf_puts(&out->url, canon_op_path(call->op));
+    prov_openai_body(call, out);
     if (dep->api_key && dep->api_key[0])
         prov_http_header(out, "Authorization: Bearer %s", dep->api_key);
-    if (call->request_id)
-        prov_http_header(out, "x-request-id: %s", call->request_id);
-    for (char **h = dep->headers; h && *h; h++)
-        prov_http_header(out, "%s", *h);
+    prov_http_tail_headers(call, out);
     return 0;
 }
 
@@ -77,9 +82,9 @@ static void usage_from_members(const struct jscan_member *m, size_t n, struct ca
 
 /* A 2xx body from an OpenAI-compatible upstream is validated and its usage read (jscan, no tree),
  * then sent on as it is. */
-static int openai_parse_response(const struct prov_call *call, const char *body, size_t len,
-                                 json_object **resp, int *passthrough, struct canon_usage *usage,
-                                 struct buf *err)
+int prov_openai_parse_response(const struct prov_call *call, const char *body, size_t len,
+                               json_object **resp, int *passthrough, struct canon_usage *usage,
+                               struct buf *err)
 {
     struct jscan_member m[PROV_CHUNK_MEMBERS];
     size_t n = 0, at = 0;
@@ -105,8 +110,8 @@ static int openai_parse_response(const struct prov_call *call, const char *body,
 /* One chunk of an OpenAI-compatible stream. The chunk is validated and its usage read without
  * building a json-c tree (jscan); the exact upstream bytes go on to the core. Only a usage object is
  * parsed with json-c, once per stream. */
-static int openai_parse_stream_event(struct prov_stream *st, const struct sse_event *ev,
-                                     struct buf *err)
+int prov_openai_parse_stream_event(struct prov_stream *st, const struct sse_event *ev,
+                                   struct buf *err)
 {
     if (ev->data.len == 6 && memcmp(ev->data.p, "[DONE]", 6) == 0) {
         st->done = 1;
@@ -139,8 +144,8 @@ static const char *type_for_status(int status)
     }
 }
 
-static void openai_map_error(const struct prov_call *call, int status, const char *body,
-                             size_t len, struct prov_error *out)
+void prov_openai_map_error(const struct prov_call *call, int status, const char *body, size_t len,
+                           struct prov_error *out)
 {
     struct buf why = BUF_INIT;
     json_object *o = len ? parse_json(body, len, &why) : NULL, *e;
@@ -170,9 +175,9 @@ static void openai_map_error(const struct prov_call *call, int status, const cha
 const struct provider provider_openai = {
     .name = "openai",
     .build_request = openai_build_request,
-    .parse_response = openai_parse_response,
+    .parse_response = prov_openai_parse_response,
     .stream_init = NULL,
     .stream_free = NULL,
-    .parse_stream_event = openai_parse_stream_event,
-    .map_error = openai_map_error,
+    .parse_stream_event = prov_openai_parse_stream_event,
+    .map_error = prov_openai_map_error,
 };

@@ -8,10 +8,12 @@
 #include "base/alloc.h"
 
 extern const struct provider provider_openai;
+extern const struct provider provider_azure;
 
 /* Every provider this build knows, looked up by name. */
 static const struct provider *const providers[] = {
     &provider_openai,
+    &provider_azure,
 };
 
 const struct provider *provider_find(const char *name)
@@ -26,7 +28,7 @@ const struct provider *provider_find(const char *name)
 
 const char *provider_names(void)
 {
-    return "openai";
+    return "openai, azure";
 }
 
 void prov_http_init(struct prov_http *h)
@@ -55,6 +57,14 @@ void prov_http_header(struct prov_http *h, const char *fmt, ...)
     va_end(ap);
     h->headers[h->n_headers++] = buf_detach(&b);
     h->headers[h->n_headers] = NULL;
+}
+
+void prov_http_tail_headers(const struct prov_call *call, struct prov_http *out)
+{
+    if (call->request_id)
+        prov_http_header(out, "x-request-id: %s", call->request_id);
+    for (char **h = call->dep->headers; h && *h; h++)
+        prov_http_header(out, "%s", *h);
 }
 
 static int64_t usage_field(json_object *o, const char *key)

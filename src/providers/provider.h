@@ -103,4 +103,22 @@ void prov_usage_from_openai(json_object *usage, struct canon_usage *u);
 void prov_error_json(struct buf *out, const char *message, const char *type, const char *code,
                      const char *param);
 
+/* Adds the headers every provider ends a request with: x-request-id (when the call has one) and
+ * the deployment's own `headers`, so those come after, and never replace, the provider's. */
+void prov_http_tail_headers(const struct prov_call *call, struct prov_http *out);
+
+/* The OpenAI wire format (openai.c), shared with the providers that speak it at another address
+ * and with other credentials (azure.c). */
+/* Sets the body's "model" to the deployment's, asks a stream for usage
+ * (stream_options.include_usage), writes the body into out and adds Content-Type and Accept. */
+void prov_openai_body(const struct prov_call *call, struct prov_http *out);
+/* The provider operations of the openai provider (see struct provider). */
+int prov_openai_parse_response(const struct prov_call *call, const char *body, size_t len,
+                               json_object **resp, int *passthrough, struct canon_usage *usage,
+                               struct buf *err);
+int prov_openai_parse_stream_event(struct prov_stream *st, const struct sse_event *ev,
+                                   struct buf *err);
+void prov_openai_map_error(const struct prov_call *call, int status, const char *body, size_t len,
+                           struct prov_error *out);
+
 #endif

@@ -236,8 +236,7 @@ static void test_litellm_example(void **state)
                                "drop_params, num_retries, request_timeout, fallbacks");
     assert_contains(warn.data, "router_settings: LiteLLM section ignored");
     assert_contains(warn.data, "general_settings: ignored (not used by tollgate): database_url");
-    assert_contains(warn.data, "model_list[1].litellm_params: ignored (not used by tollgate): "
-                               "api_version");
+    assert_not_contains(warn.data, "model_list[1].litellm_params: ignored");
     assert_contains(warn.data, "model_list[4].litellm_params: ignored (not used by tollgate): "
                                "max_tokens");
     assert_not_contains(warn.data, "no master_key");
@@ -262,6 +261,7 @@ static void test_litellm_example(void **state)
     assert_string_equal(d->provider, "azure");
     assert_string_equal(d->model, "gpt-4o-eu");
     assert_string_equal(d->api_base, "https://my-endpoint-eu.openai.azure.com");
+    assert_string_equal(d->api_version, "2024-06-01");
     assert_string_equal(d->api_key, "az-eu");
     assert_int_equal(d->rpm, 100);
     assert_int_equal(d->tpm, 0);
@@ -452,8 +452,8 @@ static void test_error_unknown_key(void **state)
         "        wieght: 2\n";
     char *err = load_err(yaml, ERR_INVAL);
     assert_string_equal(err, "t.yaml:8:9: models[0].deployments[1]: unknown key \"wieght\" (valid: "
-                             "id, provider, model, api_base, api_key, weight, timeout, timeout_ms, "
-                             "stream_timeout, stream_timeout_ms, connect_timeout, "
+                             "id, provider, model, api_base, api_key, api_version, weight, timeout, "
+                             "timeout_ms, stream_timeout, stream_timeout_ms, connect_timeout, "
                              "connect_timeout_ms, headers, tls_insecure, rpm, tpm, model_info)\n");
     free(err);
     err = load_err("modles: []\n", ERR_INVAL);
@@ -662,6 +662,71 @@ static void test_providers_and_bases(void **state)
     assert_string_equal(dep(c, "n", 2)->api_base, "https://f.example");
     config_unref(c);
     buf_free(&warn);
+}
+
+/* azure: `azure/<deployment>` names the Azure deployment, api_base is required, api_version has a
+ * default, and a native `api_version` or LiteLLM `litellm_params.api_version` sets it. */
+static void test_azure(void **state)
+{
+    (void)state;
+    const char *yaml =
+        "model_list:\n"
+        "  - model_name: l\n"
+        "    litellm_params:\n"
+        "      model: azure/my-deployment\n"
+        "      api_base: https://res.openai.azure.com/\n"
+        "      api_version: 2025-01-01-preview\n"
+        "      api_key: k\n"
+        "  - model_name: c\n"
+        "    litellm_params: {model: gpt4-eu, custom_llm_provider: azure, "
+        "api_base: 'https://c.openai.azure.com'}\n"
+        "models:\n"
+        "  - name: n\n"
+        "    deployments:\n"
+        "      - {provider: azure, model: chat-dep, api_base: 'https://n.openai.azure.com'}\n"
+        "      - {model: azure/other, api_base: 'http://127.0.0.1:9', api_version: '2024-06-01'}\n"
+        "      - {model: openai/gpt-4o}\n";
+    struct buf warn = BUF_INIT;
+    struct config *c = load_ok(yaml, &warn);
+    const struct deployment *d = dep(c, "l", 0);
+    assert_string_equal(d->provider, "azure");
+    assert_string_equal(d->model, "my-deployment");
+    assert_string_equal(d->api_base, "https://res.openai.azure.com");
+    assert_string_equal(d->api_version, "2025-01-01-preview");
+    assert_string_equal(d->api_key, "k");
+    d = dep(c, "c", 0);
+    assert_string_equal(d->provider, "azure");
+    assert_string_equal(d->model, "gpt4-eu");
+    assert_string_equal(d->api_version, DEPLOYMENT_AZURE_API_VERSION);
+    d = dep(c, "n", 0);
+    assert_string_equal(d->provider, "azure");
+    assert_string_equal(d->model, "chat-dep");
+    assert_string_equal(d->api_version, "2024-10-21");
+    d = dep(c, "n", 1);
+    assert_string_equal(d->provider, "azure");
+    assert_string_equal(d->model, "other");
+    assert_string_equal(d->api_version, "2024-06-01");
+    d = dep(c, "n", 2);
+    assert_string_equal(d->provider, "openai");
+    assert_null(d->api_version);
+    assert_not_contains(warn.data, "api_version");
+    config_unref(c);
+    buf_free(&warn);
+
+    char *err = load_err("models:\n"
+                         "  - name: n\n"
+                         "    deployments:\n"
+                         "      - model: azure/dep\n"
+                         "      - model: azure/dep\n"
+                         "        api_base: https://x.openai.azure.com\n"
+                         "        api_version: '2024-10-21&x=1'\n",
+                         ERR_INVAL);
+    assert_string_equal(err, "t.yaml:4:9: models[0].deployments[0]: missing \"api_base\": provider "
+                             "azure needs the resource address (e.g. api_base: "
+                             "https://RESOURCE.openai.azure.com)\n"
+                             "t.yaml:7:23: models[0].deployments[1].api_version: expected a "
+                             "version such as 2024-10-21, without '&', '#', '?', '/' or spaces\n");
+    free(err);
 }
 
 static void test_anchors_and_model_info(void **state)
@@ -1001,6 +1066,7 @@ int main(void)
         cmocka_unit_test(test_find_model),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_providers_and_bases),
+        cmocka_unit_test(test_azure),
         cmocka_unit_test(test_anchors_and_model_info),
         cmocka_unit_test(test_alias_bomb),
         cmocka_unit_test(test_misc_errors),

@@ -9,6 +9,7 @@
  *   gen.c        deterministic content: the text, token estimates, embedding vectors, base64
  *   openai.c     /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models
  *   anthropic.c  /v1/messages
+ *   azure.c      /openai/deployments/{name}/...: Azure OpenAI's paths onto the openai.c handlers
  *   control.c    /mock/stats, /mock/requests/<id>, /mock/reset: counters and the request ring
  *
  * A handler never touches a socket. It fills a struct mock_reply: bytes plus "segments", each with
@@ -52,7 +53,12 @@ struct mock_params {
     int malformed;   /* invalid JSON body, or one invalid data: line in a stream */
     int hang;        /* never answer */
     int close;       /* close the connection without an answer */
+    int content_filter; /* Azure's content filter: MOCK_FILTER_* */
 };
+
+/* x-mock-content-filter: the prompt is refused (400 content_filter), or the answer is cut
+ * (finish_reason "content_filter"). */
+enum { MOCK_FILTER_OFF, MOCK_FILTER_PROMPT, MOCK_FILTER_COMPLETION };
 
 struct mock_config {
     const char *host;
@@ -108,6 +114,7 @@ struct mock_req {
     struct buf *tmp, *ev;     /* per-thread scratch buffers, free to reset */
     struct json_tokener *tok; /* per-thread parser */
     unsigned worker;          /* index of the worker thread */
+    int azure;                /* came in on an Azure path: answers carry prompt_filter_results */
 };
 
 /* ---- reply.c ---- */
@@ -208,6 +215,16 @@ void mock_openai_embeddings(struct mock_req *q, struct mock_reply *r);
 void mock_openai_models(struct mock_req *q, struct mock_reply *r);
 void mock_openai_model(struct mock_req *q, struct mock_reply *r);
 void mock_anthropic_messages(struct mock_req *q, struct mock_reply *r);
+void mock_azure(struct mock_req *q, struct mock_reply *r);
+
+/* ---- azure.c: Azure's extras, used by the openai.c handlers ---- */
+
+/* Writes Azure's content-filter refusal: 400 with code content_filter and the filter results. */
+void mock_azure_filter_error(struct mock_reply *r, const struct mock_req *q);
+/* Appends "prompt_filter_results":[...] (all categories safe), without a separator. */
+void mock_azure_put_prompt_filter(struct buf *b);
+/* Writes Azure's first stream chunk into ev: empty choices and the prompt_filter_results. */
+void mock_azure_prompt_filter_chunk(struct buf *ev, int include_usage);
 void mock_control_stats(struct mock_req *q, struct mock_reply *r);
 void mock_control_request(struct mock_req *q, struct mock_reply *r);
 void mock_control_reset(struct mock_req *q, struct mock_reply *r);

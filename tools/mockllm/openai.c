@@ -7,7 +7,10 @@
  * 2. Streams are chunked SSE: a role chunk, one chunk per word (or per arguments piece), a finish
  *    chunk, an optional usage chunk (stream_options.include_usage), then data: [DONE].
  * 3. prompt_tokens = (bytes of all message contents) / 4 + 3 per message; completion_tokens = W.
- * 4. Embeddings are mock_gen_vector() of FNV-1a over each input's text (token arrays hash their
+ * 4. x-mock-content-filter refuses the prompt or ends the answer with finish_reason
+ *    "content_filter" (azure.c has Azure's shapes). On an Azure path (q->azure) chat answers carry
+ *    prompt_filter_results.
+ * 5. Embeddings are mock_gen_vector() of FNV-1a over each input's text (token arrays hash their
  *    decimal text "1,2,3"), as floats or as base64 of little-endian float32. */
 #include <string.h>
 #include <time.h>
@@ -130,6 +133,10 @@ static void chat_json(struct mock_req *q, struct mock_reply *r, const struct cha
     MOCK_LIT(b, "},\"finish_reason\":\"");
     buf_puts(b, c->finish);
     MOCK_LIT(b, "\",\"logprobs\":null}],");
+    if (q->azure) {
+        mock_azure_put_prompt_filter(b);
+        buf_putc(b, ',');
+    }
     put_usage(b, c->prompt_tokens, c->completion_tokens);
     buf_putc(b, '}');
     mock_reply_json_result(r, q, b->data, b->len);
@@ -183,6 +190,10 @@ static void chat_stream(struct mock_req *q, struct mock_reply *r, const struct c
     struct mock_sse s;
     uint32_t total = c->tool ? (uint32_t)mock_gen_tool_arg_npieces : c->words;
     mock_sse_start(&s, r, q, total, openai_bad_event);
+    if (q->azure) {
+        mock_azure_prompt_filter_chunk(q->ev, c->include_usage);
+        mock_sse_event(&s, q->ev);
+    }
     buf_reset(q->tmp);
     put_preamble(q->tmp, q, "chatcmpl", "chat.completion.chunk", c->model);
     for (uint32_t i = 0; i < total; i++) {
@@ -225,6 +236,10 @@ void mock_openai_chat(struct mock_req *q, struct mock_reply *r)
         mock_reply_error_openai(r, q, 400, "Missing required parameter: 'messages'.", "messages");
         goto out;
     }
+    if (q->p.content_filter == MOCK_FILTER_PROMPT) {
+        mock_azure_filter_error(r, q);
+        goto out;
+    }
     struct chat c = {.model = mock_json_model(root), .tool = chat_tool(root), .finish = "stop"};
     size_t n = json_object_array_length(msgs), bytes = 0;
     for (size_t i = 0; i < n; i++)
@@ -245,6 +260,8 @@ void mock_openai_chat(struct mock_req *q, struct mock_reply *r)
         }
         c.completion_tokens = c.words;
     }
+    if (q->p.content_filter == MOCK_FILTER_COMPLETION)
+        c.finish = "content_filter";
     c.include_usage = mock_json_true(mock_json_get(root, "stream_options"), "include_usage");
     if (mock_json_true(root, "stream"))
         chat_stream(q, r, &c);
@@ -290,6 +307,10 @@ void mock_openai_completions(struct mock_req *q, struct mock_reply *r)
         mock_reply_error_openai(r, q, 400, "Missing required parameter: 'prompt'.", "prompt");
         goto out;
     }
+    if (q->p.content_filter == MOCK_FILTER_PROMPT) {
+        mock_azure_filter_error(r, q);
+        goto out;
+    }
     struct str model = mock_json_model(root);
     uint32_t words = q->p.words, max = get_max(root, "max_tokens");
     const char *finish = "stop";
@@ -297,6 +318,8 @@ void mock_openai_completions(struct mock_req *q, struct mock_reply *r)
         words = max;
         finish = "length";
     }
+    if (q->p.content_filter == MOCK_FILTER_COMPLETION)
+        finish = "content_filter";
     int include_usage = mock_json_true(mock_json_get(root, "stream_options"), "include_usage");
     struct buf *b = q->tmp;
     buf_reset(b);

@@ -185,6 +185,15 @@ static void params_from_headers(struct mock_params *p, const struct mock_req *q)
             param_bool(v, &p->hang);
         } else if (str_eq(name, STR_LIT("close"))) {
             param_bool(v, &p->close);
+        } else if (str_eq(name, STR_LIT("content-filter"))) {
+            int on = -1;
+            param_bool(v, &on);
+            if (str_eq_ci(hdr_trim(v), "completion"))
+                p->content_filter = MOCK_FILTER_COMPLETION;
+            else if (on == 1 || str_eq_ci(hdr_trim(v), "prompt"))
+                p->content_filter = MOCK_FILTER_PROMPT;
+            else if (on == 0)
+                p->content_filter = MOCK_FILTER_OFF;
         }
     }
 }
@@ -208,6 +217,7 @@ static const struct route routes[] = {
     {HTTP_GET, "/v1/models", 0, FL_OPENAI, mock_openai_models},
     {HTTP_GET, "/v1/models/", 1, FL_OPENAI, mock_openai_model},
     {HTTP_POST, "/v1/messages", 0, FL_ANTHROPIC, mock_anthropic_messages},
+    {HTTP_POST, "/openai/deployments/", 1, FL_OPENAI, mock_azure},
     {HTTP_GET, "/mock/stats", 0, FL_CONTROL, mock_control_stats},
     {HTTP_GET, "/mock/requests/", 1, FL_CONTROL, mock_control_request},
     {HTTP_POST, "/mock/reset", 0, FL_CONTROL, mock_control_reset},
