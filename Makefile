@@ -8,7 +8,7 @@
 CC       ?= cc
 BUILD    ?= build
 SANITIZE ?=
-PKGS     := libuv libcurl json-c libfyaml openssl libxxhash
+PKGS     := libuv libcurl json-c libfyaml openssl libxxhash zlib
 
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm \
  libuv1-dev libcurl4-openssl-dev libhttp-parser-dev libjson-c-dev libfyaml-dev \
- libssl-dev libxxhash-dev libcmocka-dev libmimalloc-dev libpcre2-dev libsqlite3-dev \
+ libssl-dev libxxhash-dev libcmocka-dev libmimalloc-dev zlib1g-dev libpcre2-dev libsqlite3-dev \
  nginx-light wrk curl ca-certificates openssl iproute2 valgrind"
 # Node comes from Debian unless the machine already has one (a newer Node from another source
 # conflicts with Debian's npm package).

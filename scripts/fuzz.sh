@@ -7,7 +7,7 @@ SECONDS_EACH=${1:-20}
 OUT=build-fuzz
 mkdir -p "$OUT"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc"
-LIBS="$(pkg-config --cflags --libs libuv libcurl json-c libfyaml openssl libxxhash) -lhttp_parser -lm -pthread"
+LIBS="$(pkg-config --cflags --libs libuv libcurl json-c libfyaml openssl libxxhash zlib) -lhttp_parser -lm -pthread"
 LIB_SRC=$(find src -name '*.c' ! -path 'src/cli/*' | sort)
 status=0
 for drv in fuzz/fuzz_*.c; do
