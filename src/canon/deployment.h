@@ -24,6 +24,12 @@ struct deployment {
     unsigned connect_timeout_ms;     /* 0 = limits.connect_timeout_ms */
     int tls_insecure;    /* 1 = skip TLS verification (explicit opt-in) */
     char *model_info;    /* model_info as JSON text, or NULL */
+    /* Request shaping (docs/providers.md), applied in this order to the OpenAI-format body: */
+    char *param_defaults;   /* JSON object: members set when the request lacks them, or NULL */
+    char *param_overrides;  /* JSON object: members always set, or NULL */
+    char **param_renames;   /* "from", "to", ... pairs, NULL-terminated, or NULL */
+    char **drop_params;     /* member names removed, NULL-terminated, or NULL */
+    int drop_unsupported;   /* also drop what the provider's table says it does not accept */
 };
 
 #endif

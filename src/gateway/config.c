@@ -1274,11 +1274,17 @@ enum fkind {
     F_NOT_BOOL,     /* int at off, inverted (LiteLLM's ssl_verify) */
     F_HEADERS,
     F_MODEL_INFO,
+    F_PARAM_DEFAULTS,   /* mapping -> JSON object text */
+    F_PARAM_OVERRIDES,
+    F_RENAMES,          /* mapping of name -> name */
+    F_DROP,             /* list of names, or true (what the provider does not accept) */
+    F_DROP_BOOL,        /* LiteLLM's drop_params: true/false */
 };
 
 /* Fields with the same slot set the same thing; giving two of them is an error. */
 enum fslot { S_ID, S_PROVIDER, S_MODEL, S_BASE, S_KEY, S_VERSION, S_WEIGHT, S_TIMEOUT, S_STREAM,
-             S_CONNECT, S_HEADERS, S_TLS, S_RPM, S_TPM, S_INFO, S_COUNT };
+             S_CONNECT, S_HEADERS, S_TLS, S_RPM, S_TPM, S_INFO, S_DEFAULTS, S_OVERRIDES,
+             S_RENAMES, S_DROP, S_DROP_MORE, S_COUNT };
 
 struct dfield {
     const char *key;
@@ -1308,6 +1314,10 @@ static const struct dfield native_fields[] = {
     {"rpm", F_U32, DOFF(rpm), S_RPM},
     {"tpm", F_U32, DOFF(tpm), S_TPM},
     {"model_info", F_MODEL_INFO, 0, S_INFO},
+    {"defaults", F_PARAM_DEFAULTS, 0, S_DEFAULTS},
+    {"overrides", F_PARAM_OVERRIDES, 0, S_OVERRIDES},
+    {"rename_params", F_RENAMES, 0, S_RENAMES},
+    {"drop_params", F_DROP, 0, S_DROP},
 };
 
 /* litellm_params keys we use; any other key is accepted and listed in one warning. */
@@ -1326,6 +1336,8 @@ static const struct dfield litellm_fields[] = {
     {"ssl_verify", F_NOT_BOOL, DOFF(tls_insecure), S_TLS},
     {"rpm", F_U32, DOFF(rpm), S_RPM},
     {"tpm", F_U32, DOFF(tpm), S_TPM},
+    {"drop_params", F_DROP_BOOL, 0, S_DROP},
+    {"additional_drop_params", F_DROP, 0, S_DROP_MORE},
 };
 
 static void deployment_free_fields(struct deployment *d)
@@ -1344,6 +1356,14 @@ static void deployment_free_fields(struct deployment *d)
             free(*h);
     free(d->headers);
     free(d->model_info);
+    free(d->param_defaults);
+    free(d->param_overrides);
+    for (char **p = d->param_renames; p && *p; p++)
+        free(*p);
+    free(d->param_renames);
+    for (char **p = d->drop_params; p && *p; p++)
+        free(*p);
+    free(d->drop_params);
     memset(d, 0, sizeof *d);
 }
 
@@ -1363,6 +1383,82 @@ static int header_name_ok(const char *s)
               strchr("!#$%&'*+-.^_`|~", *s)))
             return 0;
     return 1;
+}
+
+/* Returns 1 when s holds a control character. */
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            return 1;
+    return 0;
+}
+
+/* Request members the gateway itself decides; shaping them would break routing or streaming. */
+static const char *const unshapeable[] = {"model", "stream", "stream_options", "messages", "prompt",
+                                          "input", NULL};
+
+/* Checks that no key of mapping v (or, with keys_only 0, no value) names an unshapeable member;
+ * returns 1 when all are fine. */
+static int shaping_name_ok(struct loader *ld, const struct ynode *at, const char *name)
+{
+    for (const char *const *u = unshapeable; *u; u++)
+        if (strcmp(*u, name) == 0) {
+            lerr(ld, at, "\"%s\" cannot be shaped: the gateway sets it from the request", name);
+            return 0;
+        }
+    if (!*name || has_control(name)) {
+        lerr(ld, at, "expected a request parameter name");
+        return 0;
+    }
+    return 1;
+}
+
+static int shaping_keys_ok(struct loader *ld, const struct ynode *v, int keys)
+{
+    int ok = 1;
+    for (size_t i = 0; i < v->n; i += keys ? 2 : 1)
+        ok &= shaping_name_ok(ld, v->kid[i], v->kid[i]->text ? v->kid[i]->text : "");
+    return ok;
+}
+
+/* Reads `rename_params: {from: to}` into a NULL-terminated "from", "to" array. */
+static void read_renames(struct loader *ld, const struct ynode *v, struct deployment *d)
+{
+    if (!want_map(ld, v))
+        return;
+    d->param_renames = xcalloc(v->n + 1, sizeof *d->param_renames);
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        char *to = NULL;
+        const char *from = v->kid[i]->text ? v->kid[i]->text : "";
+        if (!shaping_name_ok(ld, v->kid[i], from))
+            continue;
+        if (read_string(ld, v->kid[i + 1], &to) == 0 && to && shaping_name_ok(ld, v->kid[i + 1], to)) {
+            d->param_renames[n++] = xstrdup(from);
+            d->param_renames[n++] = to;
+            to = NULL;
+        }
+        free(to);
+    }
+}
+
+/* Reads `drop_params: [name, ...]` into a NULL-terminated array (appending to what is there). */
+static void read_drop_list(struct loader *ld, const struct ynode *v, struct deployment *d)
+{
+    if (!want_seq(ld, v))
+        return;
+    size_t have = 0;
+    while (d->drop_params && d->drop_params[have])
+        have++;
+    d->drop_params = xrealloc(d->drop_params, (have + v->n + 1) * sizeof *d->drop_params);
+    for (size_t i = 0; i < v->n; i++) {
+        char *name = NULL;
+        if (read_string(ld, v->kid[i], &name) == 0 && name && shaping_name_ok(ld, v->kid[i], name))
+            d->drop_params[have++] = name, name = NULL;
+        free(name);
+    }
+    d->drop_params[have] = NULL;
 }
 
 /* Reads `headers: {Name: value}` into a NULL-terminated "Name: value" array. */
@@ -1394,15 +1490,6 @@ static void read_headers(struct loader *ld, const struct ynode *v, struct deploy
         path_pop(ld, old);
     }
     buf_free(&q.b);
-}
-
-/* Returns 1 when s holds a control character. */
-static int has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7F)
-            return 1;
-    return 0;
 }
 
 /* Checks the id just read from v into db: not empty, and no control character (it is sent in the
@@ -1490,6 +1577,32 @@ static void read_field(struct loader *ld, struct dbuild *db, const struct dfield
     case F_MODEL_INFO:
         free(d->model_info);
         d->model_info = model_info_json(ld, v);
+        break;
+    case F_PARAM_DEFAULTS:
+    case F_PARAM_OVERRIDES: {
+        char **dst = f->kind == F_PARAM_DEFAULTS ? &d->param_defaults : &d->param_overrides;
+        if (v->kind != YN_MAP) {
+            if (!yn_is_null(v))
+                lerr(ld, v, "expected a mapping of request parameters (e.g. temperature: 0.2)");
+            break;
+        }
+        if (shaping_keys_ok(ld, v, 1)) {
+            free(*dst);
+            *dst = model_info_json(ld, v);
+        }
+        break;
+    }
+    case F_RENAMES:
+        read_renames(ld, v, d);
+        break;
+    case F_DROP:
+        if (v->kind == YN_SEQ || yn_is_null(v))
+            read_drop_list(ld, v, d);
+        else
+            read_bool(ld, v, &d->drop_unsupported); /* drop_params: true */
+        break;
+    case F_DROP_BOOL:
+        read_bool(ld, v, &d->drop_unsupported);
         break;
     }
     free(s);

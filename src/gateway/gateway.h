@@ -88,6 +88,12 @@ void gw_req_json(struct gw_req *r, int status, const char *body, size_t len);
  * otherwise answers 401, finishes r and returns 0. */
 int gw_auth(struct gw_req *r);
 
+struct provider;
+
+/* Applies the deployment's request shaping (defaults, overrides, renames, drops; gateway/shape.c) to
+ * the OpenAI-format body in place. p may be NULL. */
+void gw_shape_request(const struct deployment *d, const struct provider *p, json_object *body);
+
 /* Runs one model call: picks a deployment of g by weight, builds the upstream request with its
  * provider, relays the answer (streaming or not) and finishes r. Takes ownership of body. */
 void gw_proxy(struct gw_req *r, enum canon_op op, json_object *body, const struct model_group *g,

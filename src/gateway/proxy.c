@@ -545,6 +545,7 @@ void gw_proxy(struct gw_req *r, enum canon_op op, json_object *body, const struc
     prov_http_init(&c->ph);
     canon_usage_init(&c->st.usage);
 
+    gw_shape_request(dep, c->prov, body);
     struct buf err = BUF_INIT;
     if (c->prov->build_request(&c->pc, &c->ph, &err) != 0) {
         gw_req_error(r, 400, "invalid_request_error", NULL, NULL, "%s", err.data);

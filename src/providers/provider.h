@@ -70,6 +70,9 @@ struct prov_error {
 
 struct provider {
     const char *name;
+    /* OpenAI request members this provider does not accept, NULL-terminated, or NULL: what a
+     * deployment's drop_params: true removes (docs/providers.md has the table). */
+    const char *const *unsupported_params;
     /* Builds the upstream request. Returns 0, or ERR_INVAL with a client-facing message in err
      * (answered as 400). */
     int (*build_request)(const struct prov_call *call, struct prov_http *out, struct buf *err);

@@ -454,7 +454,8 @@ static void test_error_unknown_key(void **state)
     assert_string_equal(err, "t.yaml:8:9: models[0].deployments[1]: unknown key \"wieght\" (valid: "
                              "id, provider, model, api_base, api_key, api_version, weight, timeout, "
                              "timeout_ms, stream_timeout, stream_timeout_ms, connect_timeout, "
-                             "connect_timeout_ms, headers, tls_insecure, rpm, tpm, model_info)\n");
+                             "connect_timeout_ms, headers, tls_insecure, rpm, tpm, model_info, defaults, "
+                             "overrides, rename_params, drop_params)\n");
     free(err);
     err = load_err("modles: []\n", ERR_INVAL);
     assert_string_equal(err, "t.yaml:1:1: unknown top-level key \"modles\" (valid: server, limits, "
@@ -1046,9 +1047,66 @@ static void test_libfyaml_misreads(void **state)
     config_unref(c);
 }
 
+
+/* Request shaping keys: parsed into the deployment, and members the gateway decides are refused. */
+static void test_request_shaping(void **state)
+{
+    (void)state;
+    struct config *c = load_ok("models:\n"
+                               "  - name: m\n"
+                               "    deployments:\n"
+                               "      - provider: openai\n"
+                               "        model: x\n"
+                               "        api_base: http://h/v1\n"
+                               "        defaults: {temperature: 0.2}\n"
+                               "        overrides: {max_tokens: 64}\n"
+                               "        rename_params: {max_tokens: max_completion_tokens}\n"
+                               "        drop_params: [logit_bias]\n",
+                               NULL);
+    const struct deployment *d = &c->models[0].deployments[0];
+    assert_string_equal(d->param_defaults, "{\"temperature\":0.2}");
+    assert_string_equal(d->param_overrides, "{\"max_tokens\":64}");
+    assert_string_equal(d->param_renames[0], "max_tokens");
+    assert_string_equal(d->param_renames[1], "max_completion_tokens");
+    assert_null(d->param_renames[2]);
+    assert_string_equal(d->drop_params[0], "logit_bias");
+    assert_null(d->drop_params[1]);
+    assert_int_equal(d->drop_unsupported, 0);
+    config_unref(c);
+
+    c = load_ok("model_list:\n"
+                "  - model_name: m\n"
+                "    litellm_params: {model: openai/x, api_key: k, drop_params: true,\n"
+                "                     additional_drop_params: [user]}\n",
+                NULL);
+    d = &c->models[0].deployments[0];
+    assert_int_equal(d->drop_unsupported, 1);
+    assert_string_equal(d->drop_params[0], "user");
+    config_unref(c);
+
+    char *err = load_err("models:\n"
+                         "  - name: m\n"
+                         "    deployments:\n"
+                         "      - provider: openai\n"
+                         "        model: x\n"
+                         "        api_base: http://h/v1\n"
+                         "        overrides: {model: y}\n"
+                         "        rename_params: {max_tokens: stream}\n"
+                         "        defaults: 3\n",
+                         ERR_INVAL);
+    assert_contains(err, "t.yaml:7:21: ");
+    assert_contains(err, "\"model\" cannot be shaped");
+    assert_contains(err, "t.yaml:8:37: ");
+    assert_contains(err, "\"stream\" cannot be shaped");
+    assert_contains(err, "t.yaml:9:19: ");
+    assert_contains(err, "expected a mapping of request parameters");
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_shaping),
         cmocka_unit_test(test_native_full),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_litellm_example),
