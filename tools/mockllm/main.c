@@ -23,6 +23,8 @@ struct mock_config mock_cfg = {
     .port = 4010,
     .threads = 1,
     .defaults = {.words = 12, .cut_after = -1},
+    .aws_access_key = "AKIDMOCK",
+    .aws_secret_key = "mocksecret",
 };
 
 static const char usage[] =
@@ -40,6 +42,8 @@ static const char usage[] =
     "  --malformed          invalid JSON bodies / one invalid stream event\n"
     "  --hang               never answer\n"
     "  --quiet              no log lines on stderr\n"
+    "  --aws-access-key K   Bedrock: the access key requests must be signed with (AKIDMOCK)\n"
+    "  --aws-secret-key S   Bedrock: its secret key (default mocksecret)\n"
     "Per-request headers x-mock-<flag> (e.g. x-mock-words: 40) override these. See "
     "tools/README.md.\n";
 
@@ -92,6 +96,12 @@ static int parse_args(int argc, char **argv)
         int bad = 0;
         if (strcmp(name, "--host") == 0) {
             mock_cfg.host = val;
+        } else if (strcmp(name, "--aws-access-key") == 0) {
+            bad = !*val || strpbrk(val, "/ ,\t\r\n") != NULL;
+            mock_cfg.aws_access_key = val;
+        } else if (strcmp(name, "--aws-secret-key") == 0) {
+            bad = !*val;
+            mock_cfg.aws_secret_key = val;
         } else if (strcmp(name, "--port") == 0) {
             bad = parse_num(val, 65535, &v);
             mock_cfg.port = (int)v;

@@ -8,8 +8,9 @@
  *   reply.c      the reply builder: status line, headers, SSE chunks, delay segments, errors
  *   gen.c        deterministic content: the text, token estimates, embedding vectors, base64
  *   openai.c     /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models
- *   anthropic.c  /v1/messages
+ *   anthropic.c  /v1/messages, /v1/messages/count_tokens
  *   azure.c      /openai/deployments/{name}/...: Azure OpenAI's paths onto the openai.c handlers
+ *   gemini.c     /v1beta/models/{model}:generateContent, :streamGenerateContent, :countTokens
  *   control.c    /mock/stats, /mock/requests/<id>, /mock/reset: counters and the request ring
  *
  * A handler never touches a socket. It fills a struct mock_reply: bytes plus "segments", each with
@@ -66,6 +67,7 @@ struct mock_config {
     int threads;
     int quiet;
     struct mock_params defaults;
+    const char *aws_access_key, *aws_secret_key; /* Bedrock: the credentials requests are signed by */
 };
 
 extern struct mock_config mock_cfg;
@@ -215,7 +217,18 @@ void mock_openai_embeddings(struct mock_req *q, struct mock_reply *r);
 void mock_openai_models(struct mock_req *q, struct mock_reply *r);
 void mock_openai_model(struct mock_req *q, struct mock_reply *r);
 void mock_anthropic_messages(struct mock_req *q, struct mock_reply *r);
+void mock_anthropic_count_tokens(struct mock_req *q, struct mock_reply *r);
 void mock_azure(struct mock_req *q, struct mock_reply *r);
+/* ---- bedrock.c: POST /model/{id}/converse and /converse-stream, SigV4-verified ---- */
+void mock_bedrock(struct mock_req *q, struct mock_reply *r);
+/* Writes a Bedrock error ({"message"} and x-amzn-ErrorType chosen from the status). */
+void mock_bedrock_error(struct mock_reply *r, const struct mock_req *q, int status,
+                        const char *message);
+/* gemini.c: POST /v1beta/models/{model}:{method}, Google's Gemini API. */
+void mock_gemini(struct mock_req *q, struct mock_reply *r);
+/* Writes Google's error object {"error":{code,message,status}} with that status. */
+void mock_reply_error_gemini(struct mock_reply *r, const struct mock_req *q, int status,
+                             const char *message);
 
 /* ---- azure.c: Azure's extras, used by the openai.c handlers ---- */
 

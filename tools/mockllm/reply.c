@@ -147,6 +147,11 @@ void mock_reply_head(struct mock_reply *r, const struct mock_req *q, int status,
         MOCK_LIT(b, "\r\nx-request-id: ");
         buf_append(b, q->request_id.p, q->request_id.len);
     }
+    /* Anthropic's answers carry request-id (the SDK reads it into requestID / _request_id). */
+    if (str_starts(q->path, "/v1/messages")) {
+        MOCK_LIT(b, "\r\nrequest-id: req_mock_");
+        mock_json_put_u64(b, q->seq);
+    }
     if (!q->keep_alive)
         MOCK_LIT(b, "\r\nConnection: close");
     else if (q->http10)

@@ -200,7 +200,7 @@ static void params_from_headers(struct mock_params *p, const struct mock_req *q)
 
 /* ---- routes ---- */
 
-enum flavour { FL_OPENAI, FL_ANTHROPIC, FL_CONTROL };
+enum flavour { FL_OPENAI, FL_ANTHROPIC, FL_GEMINI, FL_BEDROCK, FL_CONTROL };
 
 struct route {
     int method;
@@ -217,7 +217,11 @@ static const struct route routes[] = {
     {HTTP_GET, "/v1/models", 0, FL_OPENAI, mock_openai_models},
     {HTTP_GET, "/v1/models/", 1, FL_OPENAI, mock_openai_model},
     {HTTP_POST, "/v1/messages", 0, FL_ANTHROPIC, mock_anthropic_messages},
+    {HTTP_POST, "/v1/messages/count_tokens", 0, FL_ANTHROPIC, mock_anthropic_count_tokens},
     {HTTP_POST, "/openai/deployments/", 1, FL_OPENAI, mock_azure},
+    {HTTP_POST, "/model/", 1, FL_BEDROCK, mock_bedrock},
+    {HTTP_POST, "/v1beta/models/", 1, FL_GEMINI, mock_gemini},
+    {HTTP_POST, "/v1/models/", 1, FL_GEMINI, mock_gemini},
     {HTTP_GET, "/mock/stats", 0, FL_CONTROL, mock_control_stats},
     {HTTP_GET, "/mock/requests/", 1, FL_CONTROL, mock_control_request},
     {HTTP_POST, "/mock/reset", 0, FL_CONTROL, mock_control_reset},
@@ -249,6 +253,10 @@ static void reply_error(struct mock_reply *r, const struct mock_req *q, enum fla
 {
     if (fl == FL_ANTHROPIC)
         mock_reply_error_anthropic(r, q, status, msg);
+    else if (fl == FL_BEDROCK) /* signature-checked first: it answers x-mock-status itself */
+        mock_bedrock_error(r, q, status, msg);
+    else if (fl == FL_GEMINI)
+        mock_reply_error_gemini(r, q, status, msg);
     else
         mock_reply_error_openai(r, q, status, msg, NULL);
 }
@@ -277,6 +285,8 @@ static void dispatch(struct mock_worker *w, struct mock_req *q, struct mock_repl
     }
     mock_reply_reset(r, q->p.latency_ms);
     enum flavour fl = rt ? rt->fl : str_starts(q->path, "/v1/messages") ? FL_ANTHROPIC : FL_OPENAI;
+    if (!rt && str_starts(q->path, "/v1beta/"))
+        fl = FL_GEMINI;
     if (!rt) {
         char msg[160];
         snprintf(msg, sizeof(msg), "mockllm: unknown path %.*s",
@@ -284,7 +294,7 @@ static void dispatch(struct mock_worker *w, struct mock_req *q, struct mock_repl
         reply_error(r, q, fl, 404, msg);
     } else if (!method_ok) {
         reply_error(r, q, fl, 405, "mockllm: method not allowed");
-    } else if (q->p.status >= 300) {
+    } else if (q->p.status >= 300 && fl != FL_BEDROCK) {
         char msg[64];
         snprintf(msg, sizeof(msg), "mockllm: injected error (status %d)", q->p.status);
         reply_error(r, q, fl, q->p.status, msg);
