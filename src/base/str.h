@@ -21,6 +21,18 @@ static inline int str_eq(struct str a, struct str b)
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
+/* Returns s without leading and trailing spaces and tabs (HTTP's optional whitespace). */
+static inline struct str str_trim(struct str s)
+{
+    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t')) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
 /* Returns 1 when a equals the C string b, ignoring ASCII case. */
 int str_eq_ci(struct str a, const char *b);
 /* Returns 1 when a starts with the C string prefix. */

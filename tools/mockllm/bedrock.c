@@ -125,16 +125,6 @@ void mock_bedrock_error(struct mock_reply *r, const struct mock_req *q, int stat
 
 /* ---- SigV4 verification ---- */
 
-static struct str trim(struct str s)
-{
-    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t')) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
 
 /* The parts of an Authorization header "AWS4-HMAC-SHA256 Credential=AK/DATE/REGION/SERVICE/
  * aws4_request, SignedHeaders=a;b, Signature=hex". */
@@ -148,7 +138,7 @@ static int auth_parse(struct str v, struct sig_auth *a, const char **why)
     static const char alg[] = "AWS4-HMAC-SHA256";
     struct str cred = {NULL, 0};
     memset(a, 0, sizeof(*a));
-    v = trim(v);
+    v = str_trim(v);
     if (v.len <= sizeof(alg) - 1 || memcmp(v.p, alg, sizeof(alg) - 1) != 0 ||
         (v.p[sizeof(alg) - 1] != ' ')) {
         *why = "Authorization header requires 'AWS4-HMAC-SHA256' as its algorithm.";
@@ -158,7 +148,7 @@ static int auth_parse(struct str v, struct sig_auth *a, const char **why)
     v.len -= sizeof(alg) - 1;
     while (v.len) {
         const char *comma = memchr(v.p, ',', v.len);
-        struct str part = trim((struct str){v.p, comma ? (size_t)(comma - v.p) : v.len});
+        struct str part = str_trim((struct str){v.p, comma ? (size_t)(comma - v.p) : v.len});
         v = comma ? (struct str){comma + 1, v.len - (size_t)(comma + 1 - v.p)} : (struct str){v.p, 0};
         const char *eq = memchr(part.p, '=', part.len);
         if (!eq)
@@ -256,7 +246,7 @@ static int verify_signature(struct mock_req *q, struct mock_reply *r)
             const struct mock_hdr *h = &q->hdrs[k];
             if (!str_eq((struct str){q->hbase + h->name_off, h->name_len}, name))
                 continue;
-            struct str val = trim((struct str){q->hbase + h->val_off, h->val_len});
+            struct str val = str_trim((struct str){q->hbase + h->val_off, h->val_len});
             found++;
             if (nowned + 2 > sizeof(owned) / sizeof(owned[0])) {
                 fail_type = "InvalidSignatureException";
@@ -461,7 +451,7 @@ static const char *stream_exception(const struct mock_req *q)
     static const char *const names[] = {"modelStreamErrorException", "internalServerException",
                                         "throttlingException", "serviceUnavailableException",
                                         "validationException"};
-    struct str v = trim(mock_req_header(q, "x-mock-stream-exception"));
+    struct str v = str_trim(mock_req_header(q, "x-mock-stream-exception"));
     if (!v.len || str_eq_ci(v, "0") || str_eq_ci(v, "off") || str_eq_ci(v, "false") ||
         str_eq_ci(v, "no"))
         return NULL;

@@ -151,8 +151,6 @@ void mock_reply_error_anthropic(struct mock_reply *r, const struct mock_req *q, 
  * the full length, sends half and closes. */
 void mock_reply_json_result(struct mock_reply *r, const struct mock_req *q, const char *body,
                             size_t n);
-/* Returns the reason phrase of an HTTP status. */
-const char *mock_reply_status_text(int status);
 
 /* Appends s (n bytes) as a quoted JSON string. */
 void mock_json_put_str(struct buf *b, const char *s, size_t n);

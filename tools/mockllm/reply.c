@@ -9,6 +9,7 @@
 
 #include "base/alloc.h"
 #include "mock.h"
+#include "net/http.h"
 
 void mock_reply_init(struct mock_reply *r)
 {
@@ -64,33 +65,6 @@ void mock_reply_add_delay(struct mock_reply *r, uint32_t delay_ms)
     s->delay_ms = d > MOCK_MAX_DELAY_MS ? MOCK_MAX_DELAY_MS : (uint32_t)d;
 }
 
-const char *mock_reply_status_text(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 529: return "Overloaded";
-    default: return status < 400 ? "OK" : "Error";
-    }
-}
-
 void mock_json_put_u64(struct buf *b, unsigned long long v)
 {
     char tmp[24];
@@ -134,7 +108,7 @@ void mock_reply_head(struct mock_reply *r, const struct mock_req *q, int status,
     MOCK_LIT(b, "HTTP/1.1 ");
     mock_json_put_u64(b, (unsigned long long)status);
     buf_putc(b, ' ');
-    buf_puts(b, mock_reply_status_text(status));
+    buf_puts(b, http_status_text(status));
     MOCK_LIT(b, "\r\nContent-Type: ");
     buf_puts(b, ctype);
     if (content_length >= 0) {

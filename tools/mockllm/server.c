@@ -115,28 +115,18 @@ struct str mock_req_header(const struct mock_req *q, const char *lname)
     return (struct str){"", 0};
 }
 
-static struct str hdr_trim(struct str s)
-{
-    while (s.len && (s.p[0] == ' ' || s.p[0] == '\t')) {
-        s.p++;
-        s.len--;
-    }
-    while (s.len && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
 
 /* Reads a number header value into *out, clamped to max; malformed values are ignored. */
 static void param_u32(struct str v, uint32_t *out, uint32_t max)
 {
     unsigned long long n;
-    if (str_to_u64(hdr_trim(v), &n) == 0)
+    if (str_to_u64(str_trim(v), &n) == 0)
         *out = n > max ? max : (uint32_t)n;
 }
 
 static void param_bool(struct str v, int *out)
 {
-    v = hdr_trim(v);
+    v = str_trim(v);
     if (str_eq_ci(v, "1") || str_eq_ci(v, "true") || str_eq_ci(v, "yes") || str_eq_ci(v, "on"))
         *out = 1;
     else if (str_eq_ci(v, "0") || str_eq_ci(v, "false") || str_eq_ci(v, "no") ||
@@ -177,7 +167,7 @@ static void params_from_headers(struct mock_params *p, const struct mock_req *q)
             param_u32(v, &u, UINT32_MAX - 1);
             if (u != UINT32_MAX)
                 p->cut_after = (long)u;
-            else if (str_eq_ci(hdr_trim(v), "off") || str_eq_ci(hdr_trim(v), "-1"))
+            else if (str_eq_ci(str_trim(v), "off") || str_eq_ci(str_trim(v), "-1"))
                 p->cut_after = -1;
         } else if (str_eq(name, STR_LIT("malformed"))) {
             param_bool(v, &p->malformed);
@@ -188,9 +178,9 @@ static void params_from_headers(struct mock_params *p, const struct mock_req *q)
         } else if (str_eq(name, STR_LIT("content-filter"))) {
             int on = -1;
             param_bool(v, &on);
-            if (str_eq_ci(hdr_trim(v), "completion"))
+            if (str_eq_ci(str_trim(v), "completion"))
                 p->content_filter = MOCK_FILTER_COMPLETION;
-            else if (on == 1 || str_eq_ci(hdr_trim(v), "prompt"))
+            else if (on == 1 || str_eq_ci(str_trim(v), "prompt"))
                 p->content_filter = MOCK_FILTER_PROMPT;
             else if (on == 0)
                 p->content_filter = MOCK_FILTER_OFF;
@@ -653,7 +643,7 @@ static void mreq_fill(struct conn *c, struct mock_req *q, int keep_alive)
     q->nhdrs = c->nhdrs;
     q->keep_alive = keep_alive;
     q->http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
-    q->request_id = hdr_trim(mock_req_header(q, "x-request-id"));
+    q->request_id = str_trim(mock_req_header(q, "x-request-id"));
     q->p = mock_cfg.defaults;
     q->seq = w->seq++ * w->nworkers + w->index + 1;
     q->tmp = &w->tmp;
