@@ -22,6 +22,7 @@
  *     upstream. For streams the header carries the overhead up to the first byte (the header is sent
  *     then); the access log has the whole-request figure.
  */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,23 @@ static void answer(struct call *c, int status, const char *content_type, const c
     c->r->status = status;
     http_response_start(c->r->http, status, h, n, (long long)len);
     http_response_write(c->r->http, body, len);
+}
+
+/* Answers with an OpenAI error object of type upstream_error; code is also the log's error class. */
+static void answer_error(struct call *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void answer_error(struct call *c, int status, const char *code, const char *fmt, ...)
+{
+    struct buf msg = BUF_INIT, body = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    prov_error_json(&body, msg.data ? msg.data : "", "upstream_error", code, NULL);
+    c->r->error_type = code;
+    answer(c, status, "application/json", body.data, body.len);
+    buf_free(&body);
+    buf_free(&msg);
 }
 
 /* Frees the call and finishes the request, sending any SSE bytes still collected with the end. */
@@ -417,41 +435,23 @@ static void done_buffered(struct call *c, enum upstream_result res, const char *
 {
     struct gw_req *r = c->r;
     if (res != UPSTREAM_OK && !(res == UPSTREAM_ERR_TOO_LARGE && c->up_status)) {
-        struct buf msg = BUF_INIT;
-        buf_printf(&msg, "upstream deployment %s failed: %s", r->dep->id, upstream_result_str(res));
-        if (message && message[0])
-            buf_printf(&msg, " (%s)", message);
-        r->status = failure_status(res);
-        r->error_type = upstream_result_str(res);
-        struct buf body = BUF_INIT;
-        prov_error_json(&body, msg.data, "upstream_error", upstream_result_str(res), NULL);
-        answer(c, r->status, "application/json", body.data, body.len);
-        buf_free(&body);
-        buf_free(&msg);
+        answer_error(c, failure_status(res), upstream_result_str(res),
+                     "upstream deployment %s failed: %s%s%s%s", r->dep->id,
+                     upstream_result_str(res), message && message[0] ? " (" : "",
+                     message && message[0] ? message : "", message && message[0] ? ")" : "");
     } else if (res == UPSTREAM_ERR_TOO_LARGE) {
-        struct buf body = BUF_INIT, msg = BUF_INIT;
-        buf_printf(&msg,
-                   "upstream deployment %s answered more than %zu bytes; raise "
-                   "limits.max_upstream_body_bytes",
-                   r->dep->id, r->cfg->limits.max_upstream_body_bytes);
-        prov_error_json(&body, msg.data, "upstream_error", "upstream_response_too_large", NULL);
-        r->error_type = "upstream_response_too_large";
-        answer(c, 502, "application/json", body.data, body.len);
-        buf_free(&body);
-        buf_free(&msg);
+        answer_error(c, 502, "upstream_response_too_large",
+                     "upstream deployment %s answered more than %zu bytes; raise "
+                     "limits.max_upstream_body_bytes",
+                     r->dep->id, r->cfg->limits.max_upstream_body_bytes);
     } else if (c->up_status >= 200 && c->up_status < 300) {
         json_object *resp = NULL;
         int passthrough = 0;
         struct buf err = BUF_INIT;
         if (c->prov->parse_response(&c->pc, c->body.data ? c->body.data : "", c->body.len, &resp,
                                     &passthrough, &c->st.usage, &err) != 0) {
-            struct buf body = BUF_INIT, msg = BUF_INIT;
-            buf_printf(&msg, "upstream deployment %s: %s", r->dep->id, err.data);
-            prov_error_json(&body, msg.data, "upstream_error", "upstream_bad_response", NULL);
-            r->error_type = "upstream_bad_response";
-            answer(c, 502, "application/json", body.data, body.len);
-            buf_free(&body);
-            buf_free(&msg);
+            answer_error(c, 502, "upstream_bad_response", "upstream deployment %s: %s", r->dep->id,
+                         err.data);
         } else if (passthrough) {
             answer(c, c->up_status, "application/json", c->body.data, c->body.len);
         } else {

@@ -1,7 +1,9 @@
 /* The provider registry and the helpers every provider shares. */
 #include "providers/provider.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +28,21 @@ const struct provider *provider_find(const char *name)
     return NULL;
 }
 
+static char names[256];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void names_build(void)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof providers / sizeof providers[0] && at < sizeof names; i++)
+        at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "",
+                               providers[i]->name);
+}
+
 const char *provider_names(void)
 {
-    return "openai, azure";
+    pthread_once(&names_once, names_build);
+    return names;
 }
 
 void prov_http_init(struct prov_http *h)
