@@ -4,6 +4,7 @@
 #include "base/err.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,49 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
     buf_free(&line);
 }
 
+/* The access log's writer thread: workers append whole lines to `pending` under the mutex and
+ * return at once; the thread swaps the buffer out and writes it with one write(2) per batch, so a
+ * slow disk never stalls a response and lines never interleave. The buffer is bounded
+ * (LOG_ACCESS_MAX_PENDING); lines that do not fit are counted and reported, never waited for. Close
+ * flushes what is pending, so a shutdown loses nothing. */
+static pthread_mutex_t access_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t access_cv = PTHREAD_COND_INITIALIZER;
+static struct buf access_pending;
+static unsigned long long access_dropped;
+static pthread_t access_thread;
+static int access_running;
+
+static void *access_writer(void *arg)
+{
+    struct buf batch = BUF_INIT;
+    (void)arg;
+    pthread_mutex_lock(&access_mu);
+    for (;;) {
+        while (access_running && access_pending.len == 0)
+            pthread_cond_wait(&access_cv, &access_mu);
+        struct buf t = access_pending; /* swap: workers keep appending to an empty buffer */
+        access_pending = batch;
+        batch = t;
+        unsigned long long dropped = access_dropped;
+        access_dropped = 0;
+        int running = access_running;
+        pthread_mutex_unlock(&access_mu);
+        if (batch.len)
+            write_all(access_fd, batch.data, batch.len);
+        buf_reset(&batch);
+        if (dropped)
+            log_warn("access log: %llu lines dropped because the writer could not keep up "
+                     "(more than %d bytes pending)",
+                     dropped, LOG_ACCESS_MAX_PENDING);
+        pthread_mutex_lock(&access_mu);
+        if (!running && access_pending.len == 0)
+            break;
+    }
+    pthread_mutex_unlock(&access_mu);
+    buf_free(&batch);
+    return NULL;
+}
+
 int log_access_open(const char *target)
 {
     log_access_close();
@@ -79,11 +123,25 @@ int log_access_open(const char *target)
         access_owned = 1;
         access_path = xstrdup(target);
     }
+    access_running = 1;
+    if (pthread_create(&access_thread, NULL, access_writer, NULL) != 0) {
+        access_running = 0;
+        log_access_close();
+        return ERR_IO;
+    }
     return 0;
 }
 
 void log_access_close(void)
 {
+    if (access_running) {
+        pthread_mutex_lock(&access_mu);
+        access_running = 0;
+        pthread_cond_signal(&access_cv);
+        pthread_mutex_unlock(&access_mu);
+        pthread_join(access_thread, NULL); /* it writes what is pending first */
+    }
+    buf_free(&access_pending);
     if (access_owned && access_fd >= 0)
         close(access_fd);
     access_fd = -1;
@@ -114,18 +172,13 @@ void log_access_write(const char *line, size_t len)
 {
     if (access_fd < 0)
         return;
-    /* One write per line so lines from several workers never interleave (O_APPEND / pipe <= PIPE_BUF
-     * is atomic; longer lines are still written whole by one call on regular files). */
-    char stackbuf[4096];
-    if (len + 1 <= sizeof stackbuf) {
-        memcpy(stackbuf, line, len);
-        stackbuf[len] = '\n';
-        write_all(access_fd, stackbuf, len + 1);
+    pthread_mutex_lock(&access_mu);
+    if (access_pending.len + len + 1 > LOG_ACCESS_MAX_PENDING) {
+        access_dropped++;
     } else {
-        struct buf b = BUF_INIT;
-        buf_append(&b, line, len);
-        buf_putc(&b, '\n');
-        write_all(access_fd, b.data, b.len);
-        buf_free(&b);
+        buf_append(&access_pending, line, len);
+        buf_putc(&access_pending, '\n');
     }
+    pthread_cond_signal(&access_cv);
+    pthread_mutex_unlock(&access_mu);
 }

@@ -1,8 +1,9 @@
 #ifndef TG_LOG_H
 #define TG_LOG_H
-/* Logging. Diagnostic lines go to stderr as JSON lines ({"ts","level","msg"}); the access log is a
- * separate JSON-lines sink (log_access_*). Both are safe to call from any thread: a line is formatted
- * in the caller and written with one write(2), so lines never interleave. Never pass secrets. */
+/* Logging. Diagnostic lines go to stderr as JSON lines ({"ts","level","msg"}), each formatted in the
+ * caller and written with one write(2). The access log is a separate JSON-lines sink (log_access_*)
+ * written by its own thread. Both are safe to call from any thread and lines never interleave.
+ * Never pass secrets. */
 #include <stdarg.h>
 
 #include "base/buf.h"
@@ -19,7 +20,12 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 
-/* Opens the access log: "stderr", "stdout", "off", or a file path (appended). Returns 0 or ERR_IO. */
+/* Access-log bytes waiting for the writer thread at most; lines beyond it are counted as dropped and
+ * reported with a warning, so a stalled disk never stalls responses or grows memory. */
+#define LOG_ACCESS_MAX_PENDING (8 * 1024 * 1024)
+
+/* Opens the access log: "stderr", "stdout", "off", or a file path (appended), and starts its writer
+ * thread. Returns 0 or ERR_IO. */
 int log_access_open(const char *target);
 void log_access_close(void);
 /* Reopens a file access log in place (for log rotation on SIGHUP): the new file takes over the same
@@ -27,7 +33,8 @@ void log_access_close(void);
 void log_access_reopen(void);
 /* Returns 1 when an access log is open. */
 int log_access_enabled(void);
-/* Writes one complete line (line must end without '\n'; it is added). */
+/* Queues one complete line (without its '\n', which is added) for the writer thread; never blocks
+ * on I/O. */
 void log_access_write(const char *line, size_t len);
 
 #endif
