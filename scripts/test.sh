@@ -20,7 +20,10 @@ run_unit() {
         "$t" >"$log" 2>&1
         rc=$?
         ok=$(grep -c '^\[       OK \]' "$log")
-        bad=$(grep -E -c '^\[  FAILED  \] [a-zA-Z_]' "$log")
+        # cmocka names a failed test twice (as it fails, and in its closing list); its summary line
+        # "[  FAILED  ] N test(s), listed below:" has the count.
+        bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:$/\1/p' "$log" | tail -1)
+        bad=${bad:-0}
         if [ $rc -ne 0 ] && [ "$bad" -eq 0 ]; then
             bad=1 # crashed or a sanitizer stopped it
         fi
