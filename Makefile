@@ -23,7 +23,9 @@ CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
-BUILD    := build-san
+comma    := ,
+# One directory per sanitizer set: objects built for one must never link into another.
+BUILD    := build-san-$(subst $(comma),-,$(SANITIZE))
 endif
 
 LIB_SRC  := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
@@ -85,6 +87,6 @@ bench: deps all
 	./bench/run.sh
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san-* build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

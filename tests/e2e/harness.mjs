@@ -96,7 +96,7 @@ export async function stop(...procs) {
   // a report fails the test file even when every answer looked right.
   for (const x of procs) {
     const out = x && x.logs ? x.logs() : '';
-    const i = out.search(/ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/);
+    const i = out.search(/ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:/);
     if (i >= 0) throw new Error(`sanitizer report from ${x.proc.spawnfile}:\n${out.slice(i, i + 4000)}`);
   }
 }
